@@ -1,0 +1,47 @@
+# passgate_library / passgate_test / passgate_binary: every target reads the same way and
+# gets the same warnings, include root and sanitizer flags.
+
+function(passgate_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+  if(PASSGATE_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+# passgate_library(NAME SRCS ... DEPS ...)
+function(passgate_library name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SRCS})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  passgate_warnings(${name})
+endfunction()
+
+# passgate_binary(NAME SRCS ... DEPS ...)
+function(passgate_binary name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  passgate_warnings(${name})
+endfunction()
+
+# passgate_test(NAME SRCS ... DEPS ... [LABELS ...])
+# Registers each GoogleTest case with ctest (discovered when ctest runs, not at build time).
+function(passgate_test name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE
+    PASSGATE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    PASSGATE_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  passgate_warnings(${name})
+  set(labels unit)
+  if(ARG_LABELS)
+    set(labels ${ARG_LABELS})
+  endif()
+  gtest_discover_tests(${name}
+    DISCOVERY_MODE PRE_TEST
+    PROPERTIES LABELS "${labels}" TIMEOUT 600)
+endfunction()

@@ -1,0 +1,102 @@
+#ifndef PASSGATE_SERVER_CONFIG_H_
+#define PASSGATE_SERVER_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace passgate::server {
+
+// Config is passgate's whole configuration, parsed once from YAML (Hanko's key names where
+// Hanko has one), validated, then shared read-only. Every field states its YAML key and
+// default.
+struct Config {
+  struct Cookie {
+    std::string name = "hanko";                 // session.cookie.name
+    std::string domain;                         // session.cookie.domain (leading dot dropped)
+    bool http_only = true;                      // session.cookie.http_only
+    bool secure = true;                         // session.cookie.secure
+    std::string same_site = "strict";           // session.cookie.same_site: strict|lax|none
+  };
+  struct Session {
+    std::chrono::seconds lifespan{12 * 3600};   // session.lifespan, Go duration, >= 1s
+    bool enable_auth_token_header = false;      // session.enable_auth_token_header
+    std::vector<std::string> audience{"localhost"};  // session.audience, non-empty
+    std::string issuer;                         // session.issuer, empty = no iss claim
+    int limit = 5;                              // session.limit, >= 1
+    Cookie cookie;
+  };
+  struct Hashing {
+    std::uint32_t memory_kib = 19456;           // password.hashing.memory_kib, 8..4194304
+    std::uint32_t iterations = 2;               // password.hashing.iterations, 1..1024
+    int workers = 0;                            // password.hashing.workers, 0 = CPU cores
+    int queue = 0;                              // password.hashing.queue, 0 = 2 x workers
+  };
+  struct Password {
+    bool enabled = true;                        // password.enabled
+    int min_length = 8;                         // password.min_length, 1..72
+    Hashing hashing;
+  };
+  struct Secrets {
+    std::vector<std::string> keys;              // secrets.keys, required, each >= 16 bytes
+    std::string key_algorithm = "RS256";        // secrets.key_algorithm: RS256|ES256|EdDSA
+    int rsa_bits = 2048;                        // secrets.rsa_bits: 2048|3072|4096
+  };
+  struct Database {
+    std::string url = "sqlite://var/passgate.db";  // database.url
+    std::string synchronous = "full";           // database.synchronous: full|normal
+    int busy_timeout_ms = 5000;                 // database.busy_timeout_ms, >= 0
+  };
+  struct Grpc {
+    std::string address = "127.0.0.1:50051";    // server.grpc.address (host:port, port 0 = any)
+    std::vector<std::string> trusted_peers;     // server.grpc.trusted_peers: IPs whose
+                                                // x-passgate-client-* metadata is believed
+    std::chrono::seconds shutdown_grace{10};    // server.grpc.shutdown_grace
+  };
+  struct Public {
+    std::string address = "127.0.0.1:8000";     // server.public.address (the REST gateway)
+  };
+
+  Password password;
+  Session session;
+  Secrets secrets;
+  Database database;
+  Grpc grpc;
+  Public public_api;
+  // Keys in the file that passgate does not use (Hanko sections such as webauthn);
+  // reported as a warning by the caller, never an error, so a Hanko config.yaml loads.
+  std::vector<std::string> ignored_keys;
+};
+
+// EnvLookup returns an environment variable's value, or nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// ProcessEnv reads the real environment.
+EnvLookup ProcessEnv();
+
+// ParseConfig parses YAML text, applies environment overrides, and validates.
+// Environment (overrides the file):
+//   PASSGATE_SECRETS_KEYS      comma-separated secrets.keys
+//   PASSGATE_SECRETS_KEYS_FILE file with one secret per line
+//   PASSGATE_DATABASE_URL      database.url
+// Errors are kInvalidArgument with a message that starts with the offending key, e.g.
+// "session.lifespan: invalid duration \"12x\"". Secret values never appear in messages.
+// An empty document gives the defaults (which fail validation only for secrets.keys).
+absl::StatusOr<Config> ParseConfig(std::string_view yaml_text, const EnvLookup& env);
+
+// LoadConfigFile reads `path` and calls ParseConfig. kNotFound when the file is missing.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env);
+
+// ParseGoDuration parses Go's time.ParseDuration syntax restricted to whole seconds or more
+// ("12h", "1m30s", "90s", "1h0m0s"). kInvalidArgument otherwise.
+absl::StatusOr<std::chrono::seconds> ParseGoDuration(std::string_view text);
+
+}  // namespace passgate::server
+
+#endif  // PASSGATE_SERVER_CONFIG_H_

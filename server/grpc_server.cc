@@ -1,0 +1,82 @@
+#include "server/grpc_server.h"
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/log.h"
+
+namespace passgate::server {
+namespace {
+
+// Requests are a UUID, a password and a token: 64 KiB is far above any honest one.
+constexpr int kMaxRequestBytes = 64 * 1024;
+
+}  // namespace
+
+int HashingWorkers(const Config& config) {
+  if (config.password.hashing.workers > 0) return config.password.hashing.workers;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : static_cast<int>(cores);
+}
+
+int HashingQueue(const Config& config) {
+  if (config.password.hashing.queue > 0) return config.password.hashing.queue;
+  return 2 * HashingWorkers(config);
+}
+
+GrpcServer::GrpcServer(Runtime& runtime)
+    : runtime_(runtime),
+      tokens_(*runtime.store, *runtime.keys, runtime.clock, SessionPolicyFrom(runtime.config)),
+      login_(*runtime.store, *runtime.hasher, tokens_, runtime.clock),
+      password_change_(*runtime.store, *runtime.hasher, runtime.clock,
+                       runtime.config.password.min_length),
+      identity_(runtime.config.grpc.trusted_peers),
+      pool_(HashingWorkers(runtime.config), HashingQueue(runtime.config)),
+      service_(PasswordAuthService::Dependencies{*runtime.store, *runtime.keys, tokens_, login_,
+                                                 password_change_, pool_, identity_}) {}
+
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Runtime& runtime) {
+  std::unique_ptr<GrpcServer> server(new GrpcServer(runtime));
+  // The health service is listed by reflection; referencing its descriptor links the
+  // vendored health.pb.cc so reflection can also describe it.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  const std::string& address = runtime.config.grpc.address;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  builder.RegisterService(&server->service_);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("server.grpc.address: cannot listen on ", address));
+  }
+  Log(LogLevel::kInfo, "grpc listening",
+      {{"address", address}, {"port", server->port_}, {"hashing_workers", server->pool_.threads()},
+       {"hashing_queue", server->pool_.queue_capacity()}});
+  return server;
+}
+
+GrpcServer::~GrpcServer() { Shutdown(); }
+
+std::shared_ptr<grpc::Channel> GrpcServer::InProcessChannel() {
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
+void GrpcServer::Shutdown() {
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + runtime_.config.grpc.shutdown_grace);
+  server_->Wait();
+  pool_.Shutdown();
+  Log(LogLevel::kInfo, "grpc stopped");
+}
+
+}  // namespace passgate::server

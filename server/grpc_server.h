@@ -1,0 +1,65 @@
+#ifndef PASSGATE_SERVER_GRPC_SERVER_H_
+#define PASSGATE_SERVER_GRPC_SERVER_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
+#include "server/client_identity.h"
+#include "server/login_flow.h"
+#include "server/password_auth_service.h"
+#include "server/password_change.h"
+#include "server/runtime.h"
+#include "server/session_tokens.h"
+#include "server/worker_pool.h"
+
+namespace passgate::server {
+
+// GrpcServer serves PasswordAuth, grpc.health.v1 and server reflection on
+// config.grpc.address, backed by a Runtime (which must have a hasher and keys).
+//
+//   auto server = GrpcServer::Start(*runtime);
+//   ... wait for SIGTERM ...
+//   (*server)->Shutdown();  // drains in-flight calls
+class GrpcServer {
+ public:
+  // Start listens and serves. kUnavailable naming server.grpc.address when it cannot bind.
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(Runtime& runtime);
+  ~GrpcServer();
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+
+  // port is the bound TCP port (useful with port 0).
+  int port() const { return port_; }
+
+  // InProcessChannel opens a channel to this server that never touches the network; its
+  // caller counts as trusted for client-identity metadata.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
+
+  // Shutdown marks health NOT_SERVING, stops accepting calls, lets in-flight calls finish
+  // for up to server.grpc.shutdown_grace (then cancels them), and drains the hashing pool.
+  // Idempotent.
+  void Shutdown();
+
+ private:
+  explicit GrpcServer(Runtime& runtime);
+
+  Runtime& runtime_;
+  SessionTokens tokens_;
+  LoginFlow login_;
+  PasswordChange password_change_;
+  ClientIdentity identity_;
+  WorkerPool pool_;
+  PasswordAuthService service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+// HashingWorkers / HashingQueue resolve the 0 = automatic defaults of password.hashing.
+int HashingWorkers(const Config& config);
+int HashingQueue(const Config& config);
+
+}  // namespace passgate::server
+
+#endif  // PASSGATE_SERVER_GRPC_SERVER_H_

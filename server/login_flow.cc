@@ -1,0 +1,72 @@
+#include "server/login_flow.h"
+
+#include <optional>
+#include <string>
+
+#include "server/log.h"
+#include "server/request_checks.h"
+
+namespace passgate::server {
+
+absl::Status InternalError(std::string_view what, const absl::Status& detail) {
+  Log(LogLevel::kError, what, {{"error", detail.ToString()}});
+  return absl::InternalError("Internal Server Error");
+}
+
+LoginFlow::LoginFlow(storage::Store& store, const PasswordHasher& hasher,
+                     const SessionTokens& tokens, const Clock& clock)
+    : store_(store), hasher_(hasher), tokens_(tokens), clock_(clock) {}
+
+absl::Status LoginFlow::CheckRequest(std::string_view user_id, std::string_view password) {
+  if (absl::Status fields = CheckUserIdAndPassword(user_id, password); !fields.ok()) {
+    return fields;
+  }
+  return CheckPasswordNotTooLong(password);
+}
+
+absl::StatusOr<IssuedSession> LoginFlow::Authenticate(std::string_view user_id,
+                                                      std::string_view password,
+                                                      const ClientInfo& client) const {
+  const absl::Status unauthorized = absl::UnauthenticatedError("Unauthorized");
+
+  absl::StatusOr<std::optional<storage::User>> user = store_.FindUser(user_id);
+  if (!user.ok()) return InternalError("user lookup failed", user.status());
+  absl::StatusOr<std::optional<storage::PasswordCredential>> credential =
+      user->has_value() ? store_.FindPassword(user_id)
+                        : absl::StatusOr<std::optional<storage::PasswordCredential>>(std::nullopt);
+  if (!credential.ok()) return InternalError("password lookup failed", credential.status());
+
+  if (!credential->has_value()) {
+    // Same work as a wrong password, so timing does not tell whether the user exists.
+    hasher_.DummyVerify(password);
+    return unauthorized;
+  }
+  const std::string& stored_hash = (*credential)->hash;
+  if (!hasher_.Verify(password, stored_hash)) return unauthorized;
+
+  if (hasher_.NeedsRehash(stored_hash)) UpgradeHash(user_id, stored_hash, password);
+
+  absl::StatusOr<IssuedSession> session = tokens_.Issue(**user, client);
+  if (!session.ok()) return InternalError("issuing session failed", session.status());
+  return session;
+}
+
+void LoginFlow::UpgradeHash(std::string_view user_id, std::string_view old_hash,
+                            std::string_view password) const {
+  // A failed upgrade must not fail the login: the old hash still works next time.
+  absl::StatusOr<std::string> fresh = hasher_.Hash(password);
+  if (!fresh.ok()) {
+    Log(LogLevel::kWarning, "password rehash failed", {{"user_id", user_id}});
+    return;
+  }
+  absl::StatusOr<bool> replaced =
+      store_.ReplacePasswordIfUnchanged(user_id, old_hash, *fresh, clock_.Now());
+  if (!replaced.ok()) {
+    Log(LogLevel::kWarning, "storing rehashed password failed",
+        {{"user_id", user_id}, {"error", replaced.status().ToString()}});
+  } else if (*replaced) {
+    Log(LogLevel::kInfo, "password hash upgraded to argon2id", {{"user_id", user_id}});
+  }
+}
+
+}  // namespace passgate::server

@@ -1,0 +1,53 @@
+#ifndef PASSGATE_SERVER_LOGIN_FLOW_H_
+#define PASSGATE_SERVER_LOGIN_FLOW_H_
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/clock.h"
+#include "server/password_hasher.h"
+#include "server/session_tokens.h"
+#include "storage/store.h"
+
+namespace passgate::server {
+
+// LoginFlow is the password login of Hanko's POST /password/login (reference §2), split in
+// the cheap checks a transport runs inline and the hashing part it runs on a worker.
+//
+// Unknown user, user without a password and wrong password are indistinguishable: the same
+// kUnauthenticated "Unauthorized", after one full verification with the configured
+// parameters (a dummy one when there is no stored hash to check).
+class LoginFlow {
+ public:
+  LoginFlow(storage::Store& store, const PasswordHasher& hasher, const SessionTokens& tokens,
+            const Clock& clock);
+
+  // CheckRequest runs steps 2 and 3: field validation and the 72-byte limit, for every
+  // user alike (so the limit cannot reveal who exists). kInvalidArgument with Hanko's text.
+  static absl::Status CheckRequest(std::string_view user_id, std::string_view password);
+
+  // Authenticate runs steps 5 to 8 on a request that passed CheckRequest: look up the user
+  // and credential, verify, upgrade an outdated hash to Argon2id, issue the session.
+  // kUnauthenticated "Unauthorized" or kInternal "Internal Server Error". Blocks for one or
+  // two password hashes: call it on a hashing worker.
+  absl::StatusOr<IssuedSession> Authenticate(std::string_view user_id, std::string_view password,
+                                             const ClientInfo& client) const;
+
+ private:
+  void UpgradeHash(std::string_view user_id, std::string_view old_hash,
+                   std::string_view password) const;
+
+  storage::Store& store_;
+  const PasswordHasher& hasher_;
+  const SessionTokens& tokens_;
+  const Clock& clock_;
+};
+
+// InternalError is the one message clients see for any server-side failure; `detail` goes
+// to the log only.
+absl::Status InternalError(std::string_view what, const absl::Status& detail);
+
+}  // namespace passgate::server
+
+#endif  // PASSGATE_SERVER_LOGIN_FLOW_H_

@@ -1,0 +1,201 @@
+#include "server/password_auth_service.h"
+
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/log.h"
+
+namespace passgate::server {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+const grpc::Status kPoolFull(grpc::StatusCode::RESOURCE_EXHAUSTED, "Too Many Requests");
+
+google::protobuf::Timestamp ToTimestamp(TimePoint t) {
+  return TimeUtil::SecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
+
+// Expired is true when the client gave up (cancelled) or its deadline already passed:
+// hashing for nobody would only steal a worker from a live request.
+bool Expired(grpc::CallbackServerContext* context, grpc::Status* why) {
+  if (context->IsCancelled()) {
+    *why = grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled");
+    return true;
+  }
+  if (context->deadline() <= std::chrono::system_clock::now()) {
+    *why = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded");
+    return true;
+  }
+  return false;
+}
+
+// RunHashing runs `work` on the pool and finishes the call with its status; refuses with
+// RESOURCE_EXHAUSTED when the pool is full.
+template <typename Work>
+grpc::ServerUnaryReactor* RunHashing(WorkerPool& pool, grpc::CallbackServerContext* context,
+                                     Work work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const bool accepted = pool.TrySubmit([context, reactor, work = std::move(work)]() mutable {
+    grpc::Status expired;
+    if (Expired(context, &expired)) {
+      Log(LogLevel::kInfo, "call ended before hashing; skipped",
+          {{"reason", expired.error_message()}});
+      reactor->Finish(expired);
+      return;
+    }
+    reactor->Finish(ToGrpcStatus(work()));
+  });
+  if (!accepted) reactor->Finish(kPoolFull);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
+                                    const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+void FillClaims(const SessionClaims& claims, passgate::v1::ValidateSessionResponse* response) {
+  response->set_is_valid(true);
+  response->set_user_id(claims.subject);
+  *response->mutable_expiration_time() = ToTimestamp(claims.expiration);
+  passgate::v1::SessionClaims* out = response->mutable_claims();
+  out->set_subject(claims.subject);
+  *out->mutable_issued_at() = ToTimestamp(claims.issued_at);
+  *out->mutable_expiration() = ToTimestamp(claims.expiration);
+  for (const std::string& audience : claims.audience) out->add_audience(audience);
+  out->set_session_id(claims.session_id);
+  if (claims.email) {
+    out->mutable_email()->set_address(claims.email->address);
+    out->mutable_email()->set_is_primary(claims.email->is_primary);
+    out->mutable_email()->set_is_verified(claims.email->is_verified);
+  }
+  out->set_issuer(claims.issuer);
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+PasswordAuthService::PasswordAuthService(Dependencies deps) : deps_(deps) {}
+
+absl::StatusOr<SessionClaims> PasswordAuthService::Authorize(
+    const grpc::ServerContextBase& context) const {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return absl::UnauthenticatedError("Unauthorized");
+  // RFC 6750: the scheme is case-insensitive; absl's string helpers take absl::string_view,
+  // which Debian's Abseil keeps distinct from std::string_view.
+  const absl::string_view value(it->second.data(), it->second.size());
+  if (value.size() < 7 || !absl::EqualsIgnoreCase(value.substr(0, 7), "bearer ")) {
+    return absl::UnauthenticatedError("Unauthorized");
+  }
+  const absl::string_view token = absl::StripAsciiWhitespace(value.substr(7));
+  return deps_.tokens.Validate(std::string_view(token.data(), token.size()));
+}
+
+grpc::ServerUnaryReactor* PasswordAuthService::Login(grpc::CallbackServerContext* context,
+                                                     const passgate::v1::LoginRequest* request,
+                                                     passgate::v1::LoginResponse* response) {
+  if (absl::Status checked = LoginFlow::CheckRequest(request->user_id(), request->password());
+      !checked.ok()) {
+    return FinishNow(context, checked);
+  }
+  ClientInfo client = deps_.identity.Resolve(*context);
+  return RunHashing(deps_.hashing_pool, context,
+                    [this, request, response, client = std::move(client)]() -> absl::Status {
+                      absl::StatusOr<IssuedSession> session = deps_.login.Authenticate(
+                          request->user_id(), request->password(), client);
+                      if (!session.ok()) return session.status();
+                      response->set_session_token(session->token);
+                      response->set_expires_in_seconds(
+                          std::chrono::duration_cast<std::chrono::seconds>(
+                              session->claims.expiration - session->claims.issued_at)
+                              .count());
+                      response->set_session_id(session->claims.session_id);
+                      response->set_user_id(session->claims.subject);
+                      return absl::OkStatus();
+                    });
+}
+
+grpc::ServerUnaryReactor* PasswordAuthService::SetPassword(
+    grpc::CallbackServerContext* context, const passgate::v1::SetPasswordRequest* request,
+    passgate::v1::SetPasswordResponse* response) {
+  absl::StatusOr<SessionClaims> caller = Authorize(*context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  if (absl::Status checked =
+          deps_.password_change.CheckRequest(request->user_id(), request->password());
+      !checked.ok()) {
+    return FinishNow(context, checked);
+  }
+  return RunHashing(deps_.hashing_pool, context,
+                    [this, request, response, caller = *std::move(caller)]() -> absl::Status {
+                      absl::StatusOr<bool> created = deps_.password_change.Apply(
+                          caller, request->user_id(), request->password());
+                      if (!created.ok()) return created.status();
+                      response->set_created(*created);
+                      return absl::OkStatus();
+                    });
+}
+
+grpc::ServerUnaryReactor* PasswordAuthService::ValidateSession(
+    grpc::CallbackServerContext* context, const passgate::v1::ValidateSessionRequest* request,
+    passgate::v1::ValidateSessionResponse* response) {
+  absl::StatusOr<SessionClaims> claims = deps_.tokens.Validate(request->session_token());
+  if (claims.ok()) {
+    FillClaims(*claims, response);
+  } else if (absl::IsUnauthenticated(claims.status())) {
+    response->set_is_valid(false);
+  } else {
+    return FinishNow(context, claims.status());
+  }
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* PasswordAuthService::GetJwks(grpc::CallbackServerContext* context,
+                                                       const passgate::v1::GetJwksRequest*,
+                                                       passgate::v1::Jwks* response) {
+  for (const PublicJwk& key : deps_.keys.PublicKeys()) {
+    passgate::v1::Jwk* out = response->add_keys();
+    out->set_alg(key.alg);
+    out->set_e(key.e);
+    out->set_kid(key.kid);
+    out->set_kty(key.kty);
+    out->set_n(key.n);
+    out->set_use(key.use);
+    out->set_crv(key.crv);
+    out->set_x(key.x);
+    out->set_y(key.y);
+  }
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* PasswordAuthService::RevokeSession(
+    grpc::CallbackServerContext* context, const passgate::v1::RevokeSessionRequest* request,
+    passgate::v1::RevokeSessionResponse*) {
+  absl::StatusOr<SessionClaims> caller = Authorize(*context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  const absl::Status not_found = absl::NotFoundError("Not Found");
+  absl::StatusOr<std::optional<storage::Session>> session =
+      deps_.store.FindSession(request->session_id());
+  if (!session.ok()) return FinishNow(context, InternalError("session lookup failed", session.status()));
+  // Another user's session answers like a missing one: ids are not confirmed to strangers.
+  if (!session->has_value() || (*session)->user_id != caller->subject) {
+    return FinishNow(context, not_found);
+  }
+  absl::StatusOr<bool> deleted = deps_.store.DeleteSession(request->session_id());
+  if (!deleted.ok()) return FinishNow(context, InternalError("session revoke failed", deleted.status()));
+  return FinishNow(context, *deleted ? absl::OkStatus() : not_found);
+}
+
+}  // namespace passgate::server

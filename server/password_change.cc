@@ -1,0 +1,42 @@
+#include "server/password_change.h"
+
+#include <optional>
+#include <string>
+
+#include "server/login_flow.h"
+#include "server/request_checks.h"
+
+namespace passgate::server {
+
+PasswordChange::PasswordChange(storage::Store& store, const PasswordHasher& hasher,
+                               const Clock& clock, int min_length)
+    : store_(store), hasher_(hasher), clock_(clock), min_length_(min_length) {}
+
+absl::Status PasswordChange::CheckRequest(std::string_view user_id,
+                                          std::string_view password) const {
+  if (absl::Status fields = CheckUserIdAndPassword(user_id, password); !fields.ok()) {
+    return fields;
+  }
+  if (absl::Status min = CheckPasswordMinLength(password, min_length_); !min.ok()) return min;
+  return CheckPasswordNotTooLong(password);
+}
+
+absl::StatusOr<bool> PasswordChange::Apply(const SessionClaims& caller, std::string_view user_id,
+                                           std::string_view password) const {
+  absl::StatusOr<std::optional<storage::User>> user = store_.FindUser(user_id);
+  if (!user.ok()) return InternalError("user lookup failed", user.status());
+  if (!user->has_value()) return absl::UnauthenticatedError("Unauthorized");
+  if (caller.subject != (*user)->id) return absl::PermissionDeniedError("Forbidden");
+
+  absl::StatusOr<std::string> hash = hasher_.Hash(password);
+  if (!hash.ok()) return InternalError("hashing password failed", hash.status());
+  absl::StatusOr<bool> created = store_.SetPassword(user_id, *hash, clock_.Now());
+  if (!created.ok()) {
+    // The user was deleted between lookup and write: same answer as an unknown user.
+    if (absl::IsNotFound(created.status())) return absl::UnauthenticatedError("Unauthorized");
+    return InternalError("storing password failed", created.status());
+  }
+  return created;
+}
+
+}  // namespace passgate::server

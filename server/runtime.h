@@ -1,0 +1,44 @@
+#ifndef PASSGATE_SERVER_RUNTIME_H_
+#define PASSGATE_SERVER_RUNTIME_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "server/clock.h"
+#include "server/config.h"
+#include "server/key_ring.h"
+#include "server/password_hasher.h"
+#include "server/session_tokens.h"
+#include "storage/store.h"
+
+namespace passgate::server {
+
+// Runtime owns the long-lived pieces built from a Config: the store, the hasher and the key
+// ring. Both `passgate serve` and the operator commands open one, so they agree on what the
+// config means.
+struct Runtime {
+  Config config;
+  SystemClock clock;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<Argon2idHasher> hasher;  // null unless requested
+  std::unique_ptr<KeyRing> keys;           // null unless requested
+};
+
+struct RuntimeParts {
+  bool hasher = true;
+  bool keys = true;
+};
+
+// OpenRuntime opens (and migrates) the database of `config.database` and builds the
+// requested parts. Errors name the config key at fault.
+absl::StatusOr<std::unique_ptr<Runtime>> OpenRuntime(const Config& config,
+                                                     RuntimeParts parts = {});
+
+// KeyRingOptionsFrom / HashingParamsFrom translate the config sections.
+absl::StatusOr<KeyRingOptions> KeyRingOptionsFrom(const Config& config);
+Argon2idParams HashingParamsFrom(const Config& config);
+SessionPolicy SessionPolicyFrom(const Config& config);
+
+}  // namespace passgate::server
+
+#endif  // PASSGATE_SERVER_RUNTIME_H_

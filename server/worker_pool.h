@@ -1,0 +1,56 @@
+#ifndef PASSGATE_SERVER_WORKER_POOL_H_
+#define PASSGATE_SERVER_WORKER_POOL_H_
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+
+namespace passgate::server {
+
+// WorkerPool runs CPU-heavy tasks (password hashing) on a fixed number of threads with a
+// short bounded queue. When every thread is busy and `queue_capacity` tasks already wait,
+// TrySubmit refuses at once instead of queueing without bound: each Argon2id verify holds
+// its whole memory cost, so an unbounded queue would turn a flood into an out-of-memory kill.
+//
+//   WorkerPool pool(4, 8);
+//   if (!pool.TrySubmit([&] { Verify(...); })) return ResourceExhausted();
+class WorkerPool {
+ public:
+  // REQUIRES: threads >= 1, queue_capacity >= 0.
+  WorkerPool(int threads, int queue_capacity);
+  // The destructor runs every task already accepted, then joins the threads.
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // TrySubmit queues `task` and returns true, or returns false when the queue is full or
+  // the pool is shutting down. A task must not throw.
+  bool TrySubmit(std::function<void()> task);
+
+  // Shutdown stops accepting tasks, runs those already accepted and joins the threads.
+  // Idempotent.
+  void Shutdown();
+
+  int threads() const { return thread_count_; }
+  int queue_capacity() const { return queue_capacity_; }
+
+ private:
+  void Run();
+
+  const int queue_capacity_;
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  int busy_ ABSL_GUARDED_BY(mu_) = 0;  // threads running a task
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex join_mu_;  // serializes Shutdown callers
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(join_mu_);
+  const int thread_count_;
+};
+
+}  // namespace passgate::server
+
+#endif  // PASSGATE_SERVER_WORKER_POOL_H_

@@ -1,0 +1,684 @@
+// SQLite implementation of Store.
+//
+// Schema versions are recorded in a `schema_migrations(version, applied_at)` table, one row per
+// applied migration, rather than in PRAGMA user_version: the table also says when each
+// migration ran, which is what an operator wants to know after an upgrade. A database without
+// the table is at version 0.
+//
+// Concurrency: one connection per store, serialized by a mutex, so statements can be prepared
+// once and reused. Other processes (a second server, `passgate migrate`) are coordinated by
+// SQLite's own locking: writes take the write lock up front (BEGIN IMMEDIATE) so they wait in
+// busy_timeout instead of failing on a lock upgrade.
+
+#include "storage/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "SQLiteCpp/Database.h"
+#include "SQLiteCpp/Exception.h"
+#include "SQLiteCpp/Statement.h"
+#include "SQLiteCpp/Transaction.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/records.h"
+#include "storage/store.h"
+
+namespace passgate::storage {
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Migrations are append-only: a released migration is never edited, a change is a new entry.
+//
+// Email addresses are stored as given but are unique case-insensitively (COLLATE NOCASE, which
+// folds ASCII only), so Alice@Example.com and alice@example.com cannot belong to two users.
+// Timestamps are INTEGER microseconds since the Unix epoch (UTC). jwks.seq records insertion
+// order, which rowid does not guarantee once rows have been deleted.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE users (
+  id         TEXT    NOT NULL PRIMARY KEY,
+  username   TEXT    UNIQUE,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE emails (
+  address     TEXT    NOT NULL PRIMARY KEY COLLATE NOCASE,
+  user_id     TEXT    NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  is_primary  INTEGER NOT NULL CHECK (is_primary IN (0, 1)),
+  is_verified INTEGER NOT NULL CHECK (is_verified IN (0, 1)),
+  created_at  INTEGER NOT NULL
+);
+CREATE INDEX emails_by_user ON emails(user_id);
+CREATE TABLE password_credentials (
+  user_id    TEXT    NOT NULL PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  hash       TEXT    NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+  id         TEXT    NOT NULL PRIMARY KEY,
+  user_id    TEXT    NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  ip         TEXT    NOT NULL,
+  user_agent TEXT    NOT NULL
+);
+CREATE INDEX sessions_by_user_created ON sessions(user_id, created_at);
+CREATE TABLE jwks (
+  id         TEXT    NOT NULL PRIMARY KEY,
+  algorithm  TEXT    NOT NULL,
+  ciphertext BLOB    NOT NULL,
+  created_at INTEGER NOT NULL,
+  seq        INTEGER NOT NULL UNIQUE
+);
+)sql"},
+};
+
+static_assert(std::size(kMigrations) == kSqliteSchemaVersion,
+              "kSqliteSchemaVersion must equal the number of migrations");
+
+int64_t ToMicros(TimePoint time) {
+  return std::chrono::floor<std::chrono::microseconds>(time.time_since_epoch()).count();
+}
+
+TimePoint FromMicros(int64_t micros) { return TimePoint(std::chrono::microseconds(micros)); }
+
+// StatusFromSqlite maps a SQLite failure to the Store error contract. The message carries the
+// SQLite text for logs; it names tables and columns, never bound values.
+absl::Status StatusFromSqlite(absl::string_view operation, const SQLite::Exception& e) {
+  const std::string message = absl::StrCat(operation, ": ", e.what());
+  if (e.getErrorCode() < 0) return absl::InternalError(message);  // a SQLiteCpp usage error
+  switch (e.getErrorCode() & 0xff) {
+    case SQLITE_CONSTRAINT:
+      switch (e.getExtendedErrorCode()) {
+        case SQLITE_CONSTRAINT_PRIMARYKEY:
+        case SQLITE_CONSTRAINT_UNIQUE:
+          return absl::AlreadyExistsError(message);
+        case SQLITE_CONSTRAINT_FOREIGNKEY:
+          // Only rows that reference users carry foreign keys, so the user is missing.
+          return absl::NotFoundError(absl::StrCat(operation, ": no such user (", e.what(), ")"));
+        default:
+          return absl::InternalError(message);
+      }
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+// ScopedStatement lends a prepared statement for one execution. Resetting on scope exit, also
+// when an exception unwinds, releases the statement's read snapshot and readies it for reuse.
+class ScopedStatement {
+ public:
+  explicit ScopedStatement(SQLite::Statement& statement) : statement_(statement) {
+    statement_.clearBindings();
+  }
+  ~ScopedStatement() { statement_.tryReset(); }
+
+  ScopedStatement(const ScopedStatement&) = delete;
+  ScopedStatement& operator=(const ScopedStatement&) = delete;
+
+  SQLite::Statement* operator->() { return &statement_; }
+
+ private:
+  SQLite::Statement& statement_;
+};
+
+void BindText(ScopedStatement& statement, int index, std::string_view text) {
+  // std::string: SQLiteCpp binds a (pointer, size) pair as a BLOB, which never equals TEXT.
+  statement->bind(index, std::string(text));
+}
+
+void BindBool(ScopedStatement& statement, int index, bool value) {
+  statement->bind(index, static_cast<int32_t>(value ? 1 : 0));
+}
+
+std::string ColumnBlob(const SQLite::Column& column) {
+  const void* data = column.getBlob();
+  const int size = column.getBytes();
+  if (data == nullptr || size <= 0) return std::string();
+  return std::string(static_cast<const char*>(data), static_cast<std::size_t>(size));
+}
+
+absl::Status ValidateOptions(const SqliteOptions& options, const char** synchronous) {
+  if (options.path.empty()) return absl::InvalidArgumentError("sqlite: empty database path");
+  if (options.busy_timeout_ms < 0) {
+    return absl::InvalidArgumentError("sqlite: busy_timeout_ms must be >= 0");
+  }
+  const std::string mode = absl::AsciiStrToLower(options.synchronous);
+  if (mode == "full") {
+    *synchronous = "FULL";
+  } else if (mode == "normal") {
+    *synchronous = "NORMAL";
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sqlite: synchronous must be \"full\" or \"normal\", got \"", options.synchronous, "\""));
+  }
+  return absl::OkStatus();
+}
+
+// OpenConnection opens the file (creating it and its directories) and sets the per-connection
+// PRAGMAs. It does not touch the schema.
+absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenConnection(const SqliteOptions& options) {
+  const char* synchronous = nullptr;
+  if (absl::Status status = ValidateOptions(options, &synchronous); !status.ok()) return status;
+
+  const std::filesystem::path parent = std::filesystem::path(options.path).parent_path();
+  if (!parent.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (error) {
+      return absl::UnavailableError(
+          absl::StrCat("sqlite: cannot create directory ", parent.string(), ": ", error.message()));
+    }
+  }
+
+  try {
+    auto db = std::make_unique<SQLite::Database>(
+        options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, options.busy_timeout_ms);
+    // WAL lets readers in other processes run alongside the writer; the mode is persistent but
+    // is asked for on every open so that a database created elsewhere is converted too.
+    const std::string journal_mode = db->execAndGet("PRAGMA journal_mode=WAL").getString();
+    if (absl::AsciiStrToLower(journal_mode) != "wal") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("sqlite: cannot enable WAL journal mode for ", options.path, " (got ",
+                       journal_mode, ")"));
+    }
+    db->exec("PRAGMA foreign_keys=ON");
+    if (db->execAndGet("PRAGMA foreign_keys").getInt() != 1) {
+      return absl::FailedPreconditionError("sqlite: this SQLite build cannot enforce foreign keys");
+    }
+    db->exec(absl::StrCat("PRAGMA synchronous=", synchronous));
+    return db;
+  } catch (const SQLite::Exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("sqlite: cannot open ", options.path, ": ", e.what()));
+  }
+}
+
+// ReadSchemaVersion returns the highest applied migration, 0 for a database never migrated.
+int ReadSchemaVersion(SQLite::Database& db) {
+  if (!db.tableExists("schema_migrations")) return 0;
+  return db.execAndGet("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").getInt();
+}
+
+absl::Status NewerSchemaError(int version) {
+  return absl::FailedPreconditionError(absl::StrCat("sqlite: database schema version ", version,
+                                                    " is newer than version ", kSqliteSchemaVersion,
+                                                    " supported by this binary; upgrade passgate"));
+}
+
+// ApplyMigrations brings the schema up to kSqliteSchemaVersion, one transaction per migration.
+// The version is re-read under the write lock so two processes migrating at once apply each
+// migration exactly once.
+absl::StatusOr<int> ApplyMigrations(SQLite::Database& db) {
+  try {
+    if (int version = ReadSchemaVersion(db); version > kSqliteSchemaVersion) {
+      return NewerSchemaError(version);
+    }
+    db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    for (const Migration& migration : kMigrations) {
+      SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+      const int version = ReadSchemaVersion(db);
+      if (version > kSqliteSchemaVersion) return NewerSchemaError(version);
+      if (version >= migration.version) continue;
+      db.exec(migration.sql);
+      SQLite::Statement record(db,
+                               "INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)");
+      record.bind(1, static_cast<int32_t>(migration.version));
+      record.bind(2, ToMicros(std::chrono::system_clock::now()));
+      record.exec();
+      transaction.commit();
+    }
+    return ReadSchemaVersion(db);
+  } catch (const SQLite::Exception& e) {
+    return StatusFromSqlite("sqlite: migrate", e);
+  }
+}
+
+class SqliteStore final : public Store {
+ public:
+  // Create prepares every statement. REQUIRES: `db` holds the current schema.
+  static absl::StatusOr<std::unique_ptr<Store>> Create(std::unique_ptr<SQLite::Database> db) {
+    try {
+      return std::unique_ptr<Store>(new SqliteStore(std::move(db)));
+    } catch (const SQLite::Exception& e) {
+      return StatusFromSqlite("sqlite: prepare", e);
+    }
+  }
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  absl::Status CreateUser(const User& user,
+                          const std::optional<PasswordCredential>& password) override {
+    if (password.has_value() && !password->user_id.empty() && password->user_id != user.id) {
+      return absl::InvalidArgumentError("CreateUser: password.user_id differs from user.id");
+    }
+    return Guarded("CreateUser", [&]() -> absl::Status {
+      SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      {
+        ScopedStatement insert(insert_user_);
+        BindText(insert, 1, user.id);
+        if (user.username.has_value()) {
+          BindText(insert, 2, *user.username);
+        }  // else left NULL by clearBindings
+        insert->bind(3, ToMicros(user.created_at));
+        insert->bind(4, ToMicros(user.updated_at));
+        insert->exec();
+      }
+      for (const Email& email : user.emails) {
+        ScopedStatement insert(insert_email_);
+        BindText(insert, 1, email.address);
+        BindText(insert, 2, user.id);
+        BindBool(insert, 3, email.is_primary);
+        BindBool(insert, 4, email.is_verified);
+        insert->bind(5, ToMicros(user.created_at));
+        insert->exec();
+      }
+      if (password.has_value()) {
+        ScopedStatement insert(insert_password_);
+        BindText(insert, 1, user.id);
+        BindText(insert, 2, password->hash);
+        insert->bind(3, ToMicros(password->created_at));
+        insert->bind(4, ToMicros(password->updated_at));
+        insert->exec();
+      }
+      transaction.commit();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::optional<User>> FindUser(std::string_view user_id) override {
+    return Guarded("FindUser", [&]() -> absl::StatusOr<std::optional<User>> {
+      // One read transaction so the user and its emails come from the same snapshot.
+      SQLite::Transaction transaction(*db_);
+      std::optional<User> user;
+      {
+        ScopedStatement select(select_user_);
+        BindText(select, 1, user_id);
+        if (!select->executeStep()) return std::optional<User>();
+        user = UserFromRow(select);
+      }
+      {
+        ScopedStatement select(select_user_emails_);
+        BindText(select, 1, user_id);
+        while (select->executeStep()) {
+          user->emails.push_back(EmailFromRow(select, 0));
+        }
+      }
+      transaction.commit();
+      return user;
+    });
+  }
+
+  absl::StatusOr<std::vector<User>> ListUsers() override {
+    return Guarded("ListUsers", [&]() -> absl::StatusOr<std::vector<User>> {
+      SQLite::Transaction transaction(*db_);
+      std::vector<User> users;
+      std::unordered_map<std::string, std::size_t> index_by_id;
+      {
+        ScopedStatement select(select_all_users_);
+        while (select->executeStep()) {
+          users.push_back(UserFromRow(select));
+          index_by_id.emplace(users.back().id, users.size() - 1);
+        }
+      }
+      {
+        // Rows arrive grouped by user in FindUser's email order; appending keeps that order.
+        ScopedStatement select(select_all_emails_);
+        while (select->executeStep()) {
+          auto it = index_by_id.find(select->getColumn(0).getString());
+          if (it == index_by_id.end()) continue;  // unreachable: the foreign key forbids it
+          users[it->second].emails.push_back(EmailFromRow(select, 1));
+        }
+      }
+      transaction.commit();
+      return users;
+    });
+  }
+
+  absl::StatusOr<bool> DeleteUser(std::string_view user_id) override {
+    return Guarded("DeleteUser", [&]() -> absl::StatusOr<bool> {
+      // A single statement is atomic; ON DELETE CASCADE removes emails, password and sessions.
+      ScopedStatement remove(delete_user_);
+      BindText(remove, 1, user_id);
+      return remove->exec() > 0;
+    });
+  }
+
+  absl::StatusOr<std::optional<PasswordCredential>> FindPassword(
+      std::string_view user_id) override {
+    return Guarded("FindPassword", [&]() -> absl::StatusOr<std::optional<PasswordCredential>> {
+      ScopedStatement select(select_password_);
+      BindText(select, 1, user_id);
+      if (!select->executeStep()) return std::optional<PasswordCredential>();
+      PasswordCredential credential;
+      credential.user_id = select->getColumn(0).getString();
+      credential.hash = select->getColumn(1).getString();
+      credential.created_at = FromMicros(select->getColumn(2).getInt64());
+      credential.updated_at = FromMicros(select->getColumn(3).getInt64());
+      return credential;
+    });
+  }
+
+  absl::StatusOr<bool> SetPassword(std::string_view user_id, std::string_view hash,
+                                   TimePoint now) override {
+    return Guarded("SetPassword", [&]() -> absl::StatusOr<bool> {
+      SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      bool created = false;
+      {
+        ScopedStatement update(update_password_);
+        BindText(update, 1, hash);
+        update->bind(2, ToMicros(now));
+        BindText(update, 3, user_id);
+        created = update->exec() == 0;
+      }
+      if (created) {
+        // An unknown user fails the foreign key, which maps to kNotFound.
+        ScopedStatement insert(insert_password_);
+        BindText(insert, 1, user_id);
+        BindText(insert, 2, hash);
+        insert->bind(3, ToMicros(now));
+        insert->bind(4, ToMicros(now));
+        insert->exec();
+      }
+      transaction.commit();
+      return created;
+    });
+  }
+
+  absl::StatusOr<bool> ReplacePasswordIfUnchanged(std::string_view user_id,
+                                                  std::string_view expected_hash,
+                                                  std::string_view new_hash,
+                                                  TimePoint now) override {
+    return Guarded("ReplacePasswordIfUnchanged", [&]() -> absl::StatusOr<bool> {
+      // The comparison lives in the UPDATE's WHERE clause, so check and write are one step.
+      ScopedStatement update(compare_and_swap_password_);
+      BindText(update, 1, new_hash);
+      update->bind(2, ToMicros(now));
+      BindText(update, 3, user_id);
+      BindText(update, 4, expected_hash);
+      return update->exec() > 0;
+    });
+  }
+
+  absl::Status CreateSession(const Session& session, std::size_t limit, TimePoint now) override {
+    if (limit == 0) return absl::InvalidArgumentError("CreateSession: limit must be >= 1");
+    const int64_t keep = static_cast<int64_t>(std::min<std::size_t>(
+        limit, static_cast<std::size_t>(std::numeric_limits<int64_t>::max())));
+    return Guarded("CreateSession", [&]() -> absl::Status {
+      SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      {
+        ScopedStatement insert(insert_session_);
+        BindText(insert, 1, session.id);
+        BindText(insert, 2, session.user_id);
+        insert->bind(3, ToMicros(session.created_at));
+        insert->bind(4, ToMicros(session.expires_at));
+        BindText(insert, 5, session.ip);
+        BindText(insert, 6, session.user_agent);
+        insert->exec();
+      }
+      {
+        ScopedStatement remove(delete_expired_sessions_);
+        BindText(remove, 1, session.user_id);
+        remove->bind(2, ToMicros(now));
+        remove->exec();
+      }
+      {
+        ScopedStatement remove(trim_sessions_);
+        BindText(remove, 1, session.user_id);
+        remove->bind(2, keep);
+        remove->exec();
+      }
+      transaction.commit();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::optional<Session>> FindSession(std::string_view session_id) override {
+    return Guarded("FindSession", [&]() -> absl::StatusOr<std::optional<Session>> {
+      ScopedStatement select(select_session_);
+      BindText(select, 1, session_id);
+      if (!select->executeStep()) return std::optional<Session>();
+      return SessionFromRow(select);
+    });
+  }
+
+  absl::StatusOr<std::vector<Session>> ListSessions(std::string_view user_id) override {
+    return Guarded("ListSessions", [&]() -> absl::StatusOr<std::vector<Session>> {
+      ScopedStatement select(select_user_sessions_);
+      BindText(select, 1, user_id);
+      std::vector<Session> sessions;
+      while (select->executeStep()) sessions.push_back(SessionFromRow(select));
+      return sessions;
+    });
+  }
+
+  absl::StatusOr<bool> DeleteSession(std::string_view session_id) override {
+    return Guarded("DeleteSession", [&]() -> absl::StatusOr<bool> {
+      ScopedStatement remove(delete_session_);
+      BindText(remove, 1, session_id);
+      return remove->exec() > 0;
+    });
+  }
+
+  absl::Status AddKey(const StoredKey& key) override {
+    if (key.ciphertext.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+      return absl::InvalidArgumentError("AddKey: ciphertext too large");
+    }
+    return Guarded("AddKey", [&]() -> absl::Status {
+      ScopedStatement insert(insert_key_);
+      BindText(insert, 1, key.id);
+      BindText(insert, 2, key.algorithm);
+      insert->bind(3, key.ciphertext.data(), static_cast<int>(key.ciphertext.size()));
+      insert->bind(4, ToMicros(key.created_at));
+      insert->exec();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<StoredKey>> ListKeys() override {
+    return Guarded("ListKeys", [&]() -> absl::StatusOr<std::vector<StoredKey>> {
+      ScopedStatement select(select_keys_);
+      std::vector<StoredKey> keys;
+      while (select->executeStep()) {
+        StoredKey key;
+        key.id = select->getColumn(0).getString();
+        key.algorithm = select->getColumn(1).getString();
+        key.ciphertext = ColumnBlob(select->getColumn(2));
+        key.created_at = FromMicros(select->getColumn(3).getInt64());
+        keys.push_back(std::move(key));
+      }
+      return keys;
+    });
+  }
+
+ private:
+  // Throws SQLite::Exception when a statement does not prepare (a schema mismatch).
+  explicit SqliteStore(std::unique_ptr<SQLite::Database> db)
+      : db_(std::move(db)),
+        insert_user_(*db_,
+                     "INSERT INTO users(id, username, created_at, updated_at) VALUES (?, ?, ?, ?)"),
+        insert_email_(*db_,
+                      "INSERT INTO emails(address, user_id, is_primary, is_verified, created_at) "
+                      "VALUES (?, ?, ?, ?, ?)"),
+        insert_password_(*db_,
+                         "INSERT INTO password_credentials(user_id, hash, created_at, updated_at) "
+                         "VALUES (?, ?, ?, ?)"),
+        select_user_(*db_, "SELECT id, username, created_at, updated_at FROM users WHERE id = ?"),
+        select_user_emails_(*db_,
+                            "SELECT address, is_primary, is_verified FROM emails "
+                            "WHERE user_id = ? ORDER BY is_primary DESC, address"),
+        select_all_users_(*db_,
+                          "SELECT id, username, created_at, updated_at FROM users "
+                          "ORDER BY created_at, id"),
+        select_all_emails_(*db_,
+                           "SELECT user_id, address, is_primary, is_verified FROM emails "
+                           "ORDER BY user_id, is_primary DESC, address"),
+        delete_user_(*db_, "DELETE FROM users WHERE id = ?"),
+        select_password_(*db_,
+                         "SELECT user_id, hash, created_at, updated_at "
+                         "FROM password_credentials WHERE user_id = ?"),
+        update_password_(*db_,
+                         "UPDATE password_credentials SET hash = ?, updated_at = ? "
+                         "WHERE user_id = ?"),
+        compare_and_swap_password_(*db_,
+                                   "UPDATE password_credentials SET hash = ?, updated_at = ? "
+                                   "WHERE user_id = ? AND hash = ?"),
+        insert_session_(*db_,
+                        "INSERT INTO sessions(id, user_id, created_at, expires_at, ip, user_agent) "
+                        "VALUES (?, ?, ?, ?, ?, ?)"),
+        delete_expired_sessions_(*db_,
+                                 "DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?"),
+        trim_sessions_(*db_,
+                       "DELETE FROM sessions WHERE user_id = ?1 AND id NOT IN ("
+                       "SELECT id FROM sessions WHERE user_id = ?1 "
+                       "ORDER BY created_at DESC, rowid DESC LIMIT ?2)"),
+        select_session_(*db_,
+                        "SELECT id, user_id, created_at, expires_at, ip, user_agent "
+                        "FROM sessions WHERE id = ?"),
+        select_user_sessions_(*db_,
+                              "SELECT id, user_id, created_at, expires_at, ip, user_agent "
+                              "FROM sessions WHERE user_id = ? ORDER BY created_at DESC, rowid DESC"),
+        delete_session_(*db_, "DELETE FROM sessions WHERE id = ?"),
+        insert_key_(*db_,
+                    "INSERT INTO jwks(id, algorithm, ciphertext, created_at, seq) "
+                    "SELECT ?, ?, ?, ?, COALESCE(MAX(seq), 0) + 1 FROM jwks"),
+        select_keys_(*db_,
+                     "SELECT id, algorithm, ciphertext, created_at FROM jwks "
+                     "ORDER BY created_at, seq") {}
+
+  // Guarded runs `fn` under the connection lock and turns any exception into a Status, so none
+  // escapes the Store API. RAII transactions roll back while the exception unwinds.
+  template <typename Fn>
+  auto Guarded(absl::string_view operation, Fn&& fn) -> decltype(fn()) {
+    absl::MutexLock lock(&mu_);
+    try {
+      return fn();
+    } catch (const SQLite::Exception& e) {
+      return StatusFromSqlite(operation, e);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat(operation, ": ", e.what()));
+    }
+  }
+
+  static User UserFromRow(ScopedStatement& row) {
+    User user;
+    user.id = row->getColumn(0).getString();
+    if (!row->isColumnNull(1)) user.username = row->getColumn(1).getString();
+    user.created_at = FromMicros(row->getColumn(2).getInt64());
+    user.updated_at = FromMicros(row->getColumn(3).getInt64());
+    return user;
+  }
+
+  // EmailFromRow reads (address, is_primary, is_verified) starting at column `first`.
+  static Email EmailFromRow(ScopedStatement& row, int first) {
+    Email email;
+    email.address = row->getColumn(first).getString();
+    email.is_primary = row->getColumn(first + 1).getInt() != 0;
+    email.is_verified = row->getColumn(first + 2).getInt() != 0;
+    return email;
+  }
+
+  static Session SessionFromRow(ScopedStatement& row) {
+    Session session;
+    session.id = row->getColumn(0).getString();
+    session.user_id = row->getColumn(1).getString();
+    session.created_at = FromMicros(row->getColumn(2).getInt64());
+    session.expires_at = FromMicros(row->getColumn(3).getInt64());
+    session.ip = row->getColumn(4).getString();
+    session.user_agent = row->getColumn(5).getString();
+    return session;
+  }
+
+  absl::Mutex mu_;
+  // Declared before the statements: members are destroyed in reverse order, and every statement
+  // must be finalized before its connection closes.
+  const std::unique_ptr<SQLite::Database> db_ ABSL_PT_GUARDED_BY(mu_);
+  SQLite::Statement insert_user_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement insert_email_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement insert_password_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement select_user_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement select_user_emails_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement select_all_users_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement select_all_emails_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement delete_user_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement select_password_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement update_password_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement compare_and_swap_password_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement insert_session_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement delete_expired_sessions_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement trim_sessions_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement select_session_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement select_user_sessions_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement delete_session_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement insert_key_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement select_keys_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  absl::StatusOr<std::unique_ptr<SQLite::Database>> db = OpenConnection(options);
+  if (!db.ok()) return db.status();
+  if (options.migrate) {
+    if (absl::StatusOr<int> version = ApplyMigrations(**db); !version.ok()) {
+      return version.status();
+    }
+  } else {
+    int version = 0;
+    try {
+      version = ReadSchemaVersion(**db);
+    } catch (const SQLite::Exception& e) {
+      return StatusFromSqlite("sqlite: read schema version", e);
+    }
+    if (version > kSqliteSchemaVersion) return NewerSchemaError(version);
+    if (version < kSqliteSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sqlite: database schema is at version ", version, ", this binary needs version ",
+          kSqliteSchemaVersion, "; run `passgate migrate` first"));
+    }
+  }
+  return SqliteStore::Create(*std::move(db));
+}
+
+absl::StatusOr<int> MigrateSqlite(const std::string& path) {
+  SqliteOptions options;
+  options.path = path;
+  absl::StatusOr<std::unique_ptr<SQLite::Database>> db = OpenConnection(options);
+  if (!db.ok()) return db.status();
+  return ApplyMigrations(**db);
+}
+
+}  // namespace passgate::storage

@@ -1,0 +1,83 @@
+#ifndef PASSGATE_STORAGE_STORE_H_
+#define PASSGATE_STORAGE_STORE_H_
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/records.h"
+
+namespace passgate::storage {
+
+// Store is the one persistence interface of passgate: users with their emails, password
+// credentials, sessions and signing keys.
+//
+// Every method is thread-safe. A method that returns OK has made its write durable
+// (see SqliteStore for the exact guarantee). Errors: kAlreadyExists for a duplicate user id
+// or email address, kNotFound where a method says so, kInternal/kUnavailable for database
+// failures (the message is for logs, never for clients).
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // CreateUser inserts `user`, its emails and, when given, its password credential in one
+  // transaction. kAlreadyExists when the id or any email address is taken (nothing written).
+  virtual absl::Status CreateUser(const User& user,
+                                  const std::optional<PasswordCredential>& password) = 0;
+
+  // FindUser returns the user with its emails (primary first), or nullopt.
+  virtual absl::StatusOr<std::optional<User>> FindUser(std::string_view user_id) = 0;
+
+  // ListUsers returns every user with emails, ordered by created_at then id.
+  virtual absl::StatusOr<std::vector<User>> ListUsers() = 0;
+
+  // DeleteUser removes the user and everything that belongs to it (emails, password,
+  // sessions). Returns false when there was no such user.
+  virtual absl::StatusOr<bool> DeleteUser(std::string_view user_id) = 0;
+
+  // FindPassword returns the user's password credential, or nullopt.
+  virtual absl::StatusOr<std::optional<PasswordCredential>> FindPassword(
+      std::string_view user_id) = 0;
+
+  // SetPassword creates or replaces the user's credential. Returns true when created,
+  // false when replaced. kNotFound when the user does not exist.
+  virtual absl::StatusOr<bool> SetPassword(std::string_view user_id, std::string_view hash,
+                                           TimePoint now) = 0;
+
+  // ReplacePasswordIfUnchanged stores `new_hash` only if the stored hash still equals
+  // `expected_hash` (a compare-and-swap, so a rehash after login never overwrites a password
+  // changed meanwhile). Returns whether it replaced.
+  virtual absl::StatusOr<bool> ReplacePasswordIfUnchanged(std::string_view user_id,
+                                                          std::string_view expected_hash,
+                                                          std::string_view new_hash,
+                                                          TimePoint now) = 0;
+
+  // CreateSession inserts `session`, then deletes the user's expired sessions and, beyond
+  // `limit` live ones, the oldest (by created_at, then insertion order). One transaction.
+  // REQUIRES: limit >= 1.
+  virtual absl::Status CreateSession(const Session& session, std::size_t limit,
+                                     TimePoint now) = 0;
+
+  // FindSession returns the session row (expired or not), or nullopt.
+  virtual absl::StatusOr<std::optional<Session>> FindSession(std::string_view session_id) = 0;
+
+  // ListSessions returns the user's sessions, newest first (created_at, then insertion).
+  virtual absl::StatusOr<std::vector<Session>> ListSessions(std::string_view user_id) = 0;
+
+  // DeleteSession removes one session. Returns false when there was none.
+  virtual absl::StatusOr<bool> DeleteSession(std::string_view session_id) = 0;
+
+  // AddKey stores a signing key. kAlreadyExists for a duplicate id.
+  virtual absl::Status AddKey(const StoredKey& key) = 0;
+
+  // ListKeys returns every stored key, oldest first (by created_at, then insertion order).
+  virtual absl::StatusOr<std::vector<StoredKey>> ListKeys() = 0;
+};
+
+}  // namespace passgate::storage
+
+#endif  // PASSGATE_STORAGE_STORE_H_

@@ -1,0 +1,208 @@
+#include "tests/integration/passgate_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace passgate::testing {
+namespace {
+
+std::vector<char*> Argv(std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
+void ApplyEnv(const std::vector<std::string>& env) {
+  for (const std::string& assignment : env) {
+    const auto eq = assignment.find('=');
+    setenv(assignment.substr(0, eq).c_str(), assignment.substr(eq + 1).c_str(), 1);
+  }
+}
+
+std::string Drain(int fd) {
+  std::string out;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) out.append(buffer, static_cast<size_t>(n));
+  return out;
+}
+
+// WaitWithTimeout reaps `pid` within `timeout`; returns the wait status or -1.
+int WaitWithTimeout(pid_t pid, std::chrono::seconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    int status = 0;
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return -1;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "passgate-test-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) std::abort();
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string PassgateBinary() { return std::string(PASSGATE_BINARY_DIR) + "/tools/passgate"; }
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string WriteTestConfig(const TempDir& dir, const TestConfigExtras& extras) {
+  const std::string path = dir.File("config.yaml");
+  WriteFile(path, "database:\n"
+                  "  url: sqlite://" + dir.File("passgate.db") + "\n"
+                  "session:\n"
+                  "  lifespan: 1h\n"
+                  "  audience: [localhost]\n"
+                  "  cookie: {same_site: none, secure: false, http_only: false}\n"
+                  "server:\n"
+                  "  grpc:\n"
+                  "    address: 127.0.0.1:0\n"
+                  "    shutdown_grace: 20s\n" +
+                      extras.grpc_lines +
+                      "secrets:\n"
+                      "  keys: [\"test-secret-0123456789abcdef\"]\n" +
+                      extras.secrets_lines + extras.extra_sections);
+  return path;
+}
+
+CommandResult RunPassgate(const std::vector<std::string>& args, const std::string& stdin_text,
+                          const std::vector<std::string>& env) {
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0 || pipe(err_pipe) != 0) std::abort();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
+      close(fd);
+    }
+    ApplyEnv(env);
+    std::vector<std::string> full = {PassgateBinary()};
+    full.insert(full.end(), args.begin(), args.end());
+    std::vector<char*> argv = Argv(full);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  // Small inputs fit the pipe buffer, so writing before reading cannot deadlock.
+  if (!stdin_text.empty()) {
+    [[maybe_unused]] ssize_t written = write(in_pipe[1], stdin_text.data(), stdin_text.size());
+  }
+  close(in_pipe[1]);
+  CommandResult result;
+  std::thread err_reader([&] { result.err = Drain(err_pipe[0]); });
+  result.out = Drain(out_pipe[0]);
+  err_reader.join();
+  close(out_pipe[0]);
+  close(err_pipe[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& config_path,
+                                                    const std::string& log_path,
+                                                    const std::vector<std::string>& env) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(log, 1);
+    dup2(log, 2);
+    close(log);
+    ApplyEnv(env);
+    std::vector<std::string> full = {PassgateBinary(), "serve", "--config", config_path};
+    std::vector<char*> argv = Argv(full);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  std::unique_ptr<ServerProcess> server(new ServerProcess(pid, log_path));
+  const std::regex listening(R"re("msg":"grpc listening".*"port":(\d+))re");
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < until) {
+    std::smatch match;
+    const std::string log = server->Log();
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);) {
+      if (std::regex_search(line, match, listening)) {
+        server->port_ = std::stoi(match[1]);
+        return server;
+      }
+    }
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      server->pid_ = -1;
+      ADD_FAILURE() << "passgate serve exited early; log:\n" << log;
+      return nullptr;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "passgate serve did not start; log:\n" << server->Log();
+  return nullptr;
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) Kill();
+}
+
+std::string ServerProcess::Log() const { return ReadFile(log_path_); }
+
+int ServerProcess::Terminate(int timeout_seconds) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  const int status = WaitWithTimeout(pid_, std::chrono::seconds(timeout_seconds));
+  if (status == -1) {
+    Kill();
+    return -1;
+  }
+  pid_ = -1;
+  return status;
+}
+
+void ServerProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+}  // namespace passgate::testing

@@ -1,0 +1,752 @@
+// The Store contract, run against every implementation: the SQLite store on a temporary file and
+// the in-memory fake that other unit tests rely on behaving the same way. SQLite-only behaviour
+// (files, migrations, PRAGMAs, several connections) follows at the end.
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "SQLiteCpp/Database.h"
+#include "SQLiteCpp/Statement.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/memory_store.h"
+#include "storage/records.h"
+#include "storage/sqlite_store.h"
+#include "storage/store.h"
+
+namespace passgate::storage {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// ScratchDir is a fresh directory under the test temp dir, removed with everything in it.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = (std::filesystem::path(testing::TempDir()) / "passgate-store-XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) {
+      ADD_FAILURE() << "mkdtemp failed for " << pattern;
+    }
+    path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string File(std::string_view name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// At is a whole-second instant in late 2023; tests speak in seconds after it.
+TimePoint At(int64_t seconds) { return TimePoint(std::chrono::seconds(1'700'000'000 + seconds)); }
+
+// Uuid gives a canonical lowercase UUID whose order follows `n`.
+std::string Uuid(int n) { return absl::StrFormat("00000000-0000-4000-8000-%012d", n); }
+
+User MakeUser(std::string id, std::vector<Email> emails, int64_t created,
+              std::optional<std::string> username = std::nullopt) {
+  User user;
+  user.id = std::move(id);
+  user.emails = std::move(emails);
+  user.username = std::move(username);
+  user.created_at = At(created);
+  user.updated_at = At(created);
+  return user;
+}
+
+Session MakeSession(std::string id, std::string user_id, int64_t created, int64_t expires) {
+  Session session;
+  session.id = std::move(id);
+  session.user_id = std::move(user_id);
+  session.created_at = At(created);
+  session.expires_at = At(expires);
+  session.ip = "203.0.113.7";
+  session.user_agent = "curl/8.0";
+  return session;
+}
+
+PasswordCredential MakePassword(std::string user_id, std::string hash, int64_t at) {
+  return PasswordCredential{std::move(user_id), std::move(hash), At(at), At(at)};
+}
+
+StoredKey MakeKey(std::string id, int64_t created, std::string ciphertext) {
+  return StoredKey{std::move(id), "EdDSA", std::move(ciphertext), At(created)};
+}
+
+// Value returns the value of `result`, recording a failure (and returning T{}) when it is an
+// error, so a test reads as a sequence of calls rather than of status checks.
+template <typename T>
+T Value(absl::StatusOr<T> result) {
+  EXPECT_TRUE(result.ok()) << result.status();
+  if (!result.ok()) return T{};
+  return *std::move(result);
+}
+
+std::vector<std::string> Ids(const std::vector<Session>& sessions) {
+  std::vector<std::string> ids;
+  for (const Session& session : sessions) ids.push_back(session.id);
+  return ids;
+}
+
+std::vector<std::string> Ids(const std::vector<StoredKey>& keys) {
+  std::vector<std::string> ids;
+  for (const StoredKey& key : keys) ids.push_back(key.id);
+  return ids;
+}
+
+std::vector<std::string> Ids(const std::vector<User>& users) {
+  std::vector<std::string> ids;
+  for (const User& user : users) ids.push_back(user.id);
+  return ids;
+}
+
+void ExpectSameSession(const Session& actual, const Session& expected) {
+  EXPECT_EQ(actual.id, expected.id);
+  EXPECT_EQ(actual.user_id, expected.user_id);
+  EXPECT_EQ(actual.created_at, expected.created_at);
+  EXPECT_EQ(actual.expires_at, expected.expires_at);
+  EXPECT_EQ(actual.ip, expected.ip);
+  EXPECT_EQ(actual.user_agent, expected.user_agent);
+}
+
+enum class Backend { kSqlite, kMemory };
+
+class StoreContractTest : public testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kMemory) {
+      store_ = NewMemoryStore();
+      return;
+    }
+    SqliteOptions options;
+    options.path = dir_.File("passgate.db");
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  // AddUser creates a user with one primary address `<id>@example.com`.
+  void AddUser(const std::string& id, int64_t created = 0) {
+    ASSERT_TRUE(
+        store_->CreateUser(MakeUser(id, {{id + "@example.com", true, true}}, created), std::nullopt)
+            .ok());
+  }
+
+  ScratchDir dir_;
+  std::unique_ptr<Store> store_;  // declared last: closed before dir_ is removed
+};
+
+TEST_P(StoreContractTest, FindUserReturnsUserWithEmailsPrimaryFirst) {
+  const User user = MakeUser(Uuid(1),
+                             {{"Bob@example.com", false, false},
+                              {"Carol@Example.COM", true, true},
+                              {"alice@example.com", false, true}},
+                             10, "carol");
+  ASSERT_TRUE(store_->CreateUser(user, std::nullopt).ok());
+
+  const std::optional<User> found = Value(store_->FindUser(Uuid(1)));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, Uuid(1));
+  EXPECT_EQ(found->username, "carol");
+  EXPECT_EQ(found->created_at, At(10));
+  EXPECT_EQ(found->updated_at, At(10));
+  // Addresses keep the case they were given in and sort ignoring it.
+  EXPECT_THAT(found->emails, ElementsAre(Email{"Carol@Example.COM", true, true},
+                                         Email{"alice@example.com", false, true},
+                                         Email{"Bob@example.com", false, false}));
+  ASSERT_NE(found->PrimaryEmail(), nullptr);
+  EXPECT_EQ(found->PrimaryEmail()->address, "Carol@Example.COM");
+}
+
+TEST_P(StoreContractTest, FindUserWithoutUsernameOrEmails) {
+  ASSERT_TRUE(store_->CreateUser(MakeUser(Uuid(1), {}, 0), std::nullopt).ok());
+  const std::optional<User> found = Value(store_->FindUser(Uuid(1)));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->username, std::nullopt);
+  EXPECT_THAT(found->emails, IsEmpty());
+}
+
+TEST_P(StoreContractTest, FindUserReturnsNulloptForUnknownId) {
+  EXPECT_EQ(Value(store_->FindUser(Uuid(404))), std::nullopt);
+}
+
+TEST_P(StoreContractTest, DuplicateUserIdIsAlreadyExistsAndWritesNothing) {
+  AddUser(Uuid(1));
+  const absl::Status status =
+      store_->CreateUser(MakeUser(Uuid(1), {{"new@example.com", true, false}}, 5),
+                         MakePassword(Uuid(1), "$argon2id$new", 5));
+  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << status;
+
+  // Neither the email nor the password of the rejected user was kept.
+  EXPECT_EQ(Value(store_->FindPassword(Uuid(1))), std::nullopt);
+  const std::optional<User> original = Value(store_->FindUser(Uuid(1)));
+  ASSERT_TRUE(original.has_value());
+  EXPECT_THAT(original->emails, ElementsAre(Email{Uuid(1) + "@example.com", true, true}));
+  EXPECT_TRUE(
+      store_->CreateUser(MakeUser(Uuid(2), {{"new@example.com", true, false}}, 6), std::nullopt)
+          .ok());
+}
+
+TEST_P(StoreContractTest, DuplicateEmailIsAlreadyExistsIgnoringCase) {
+  ASSERT_TRUE(
+      store_->CreateUser(MakeUser(Uuid(1), {{"Alice@Example.com", true, true}}, 0), std::nullopt)
+          .ok());
+  static constexpr std::string_view kTaken[] = {"Alice@Example.com", "alice@example.com",
+                                                "ALICE@EXAMPLE.COM", "aLiCe@eXaMpLe.CoM"};
+  for (std::string_view address : kTaken) {
+    const absl::Status status = store_->CreateUser(
+        MakeUser(Uuid(2),
+                 {{"other@example.com", true, false}, {std::string(address), false, false}}, 1),
+        MakePassword(Uuid(2), "$argon2id$x", 1));
+    EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << address << ": " << status;
+    EXPECT_EQ(Value(store_->FindUser(Uuid(2))), std::nullopt) << address;
+    EXPECT_EQ(Value(store_->FindPassword(Uuid(2))), std::nullopt) << address;
+  }
+  // The rejected user's other address was rolled back with it.
+  EXPECT_TRUE(
+      store_->CreateUser(MakeUser(Uuid(3), {{"other@example.com", true, false}}, 2), std::nullopt)
+          .ok());
+}
+
+TEST_P(StoreContractTest, SameEmailTwiceInOneUserIsAlreadyExists) {
+  const absl::Status status = store_->CreateUser(
+      MakeUser(Uuid(1), {{"a@example.com", true, false}, {"A@example.com", false, false}}, 0),
+      std::nullopt);
+  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << status;
+  EXPECT_EQ(Value(store_->FindUser(Uuid(1))), std::nullopt);
+}
+
+TEST_P(StoreContractTest, DuplicateUsernameIsAlreadyExists) {
+  ASSERT_TRUE(store_->CreateUser(MakeUser(Uuid(1), {}, 0, "alice"), std::nullopt).ok());
+  const absl::Status status = store_->CreateUser(MakeUser(Uuid(2), {}, 1, "alice"), std::nullopt);
+  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << status;
+  // Users without a username do not collide with each other.
+  EXPECT_TRUE(store_->CreateUser(MakeUser(Uuid(3), {}, 2), std::nullopt).ok());
+  EXPECT_TRUE(store_->CreateUser(MakeUser(Uuid(4), {}, 3), std::nullopt).ok());
+}
+
+TEST_P(StoreContractTest, CreateUserWithPasswordStoresCredential) {
+  ASSERT_TRUE(store_
+                  ->CreateUser(MakeUser(Uuid(1), {{"a@example.com", true, false}}, 0),
+                               MakePassword(Uuid(1), "$argon2id$v=19$m=65536,t=3,p=4$abc$def", 7))
+                  .ok());
+  const std::optional<PasswordCredential> password = Value(store_->FindPassword(Uuid(1)));
+  ASSERT_TRUE(password.has_value());
+  EXPECT_EQ(password->user_id, Uuid(1));
+  EXPECT_EQ(password->hash, "$argon2id$v=19$m=65536,t=3,p=4$abc$def");
+  EXPECT_EQ(password->created_at, At(7));
+  EXPECT_EQ(password->updated_at, At(7));
+}
+
+TEST_P(StoreContractTest, CreateUserRejectsPasswordOfAnotherUser) {
+  const absl::Status status =
+      store_->CreateUser(MakeUser(Uuid(1), {}, 0), MakePassword(Uuid(2), "$argon2id$x", 0));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_EQ(Value(store_->FindUser(Uuid(1))), std::nullopt);
+}
+
+TEST_P(StoreContractTest, FindPasswordReturnsNulloptWithoutCredential) {
+  AddUser(Uuid(1));
+  EXPECT_EQ(Value(store_->FindPassword(Uuid(1))), std::nullopt);
+  EXPECT_EQ(Value(store_->FindPassword(Uuid(404))), std::nullopt);
+}
+
+TEST_P(StoreContractTest, SetPasswordCreatesThenReplaces) {
+  AddUser(Uuid(1));
+  EXPECT_TRUE(Value(store_->SetPassword(Uuid(1), "$argon2id$first", At(10))));
+  EXPECT_FALSE(Value(store_->SetPassword(Uuid(1), "$2b$12$second", At(20))));
+
+  const std::optional<PasswordCredential> password = Value(store_->FindPassword(Uuid(1)));
+  ASSERT_TRUE(password.has_value());
+  EXPECT_EQ(password->hash, "$2b$12$second");
+  EXPECT_EQ(password->created_at, At(10));
+  EXPECT_EQ(password->updated_at, At(20));
+}
+
+TEST_P(StoreContractTest, SetPasswordForUnknownUserIsNotFound) {
+  const absl::StatusOr<bool> created = store_->SetPassword(Uuid(404), "$argon2id$x", At(0));
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kNotFound) << created.status();
+  EXPECT_EQ(Value(store_->FindPassword(Uuid(404))), std::nullopt);
+}
+
+TEST_P(StoreContractTest, ReplacePasswordIfUnchanged) {
+  AddUser(Uuid(1));
+  ASSERT_TRUE(Value(store_->SetPassword(Uuid(1), "$argon2id$old", At(10))));
+
+  // A stale expectation (the password changed meanwhile) must not overwrite.
+  EXPECT_FALSE(Value(
+      store_->ReplacePasswordIfUnchanged(Uuid(1), "$argon2id$stale", "$argon2id$rehash", At(20))));
+  std::optional<PasswordCredential> password = Value(store_->FindPassword(Uuid(1)));
+  ASSERT_TRUE(password.has_value());
+  EXPECT_EQ(password->hash, "$argon2id$old");
+  EXPECT_EQ(password->updated_at, At(10));
+
+  EXPECT_TRUE(Value(
+      store_->ReplacePasswordIfUnchanged(Uuid(1), "$argon2id$old", "$argon2id$rehash", At(30))));
+  password = Value(store_->FindPassword(Uuid(1)));
+  ASSERT_TRUE(password.has_value());
+  EXPECT_EQ(password->hash, "$argon2id$rehash");
+  EXPECT_EQ(password->created_at, At(10));
+  EXPECT_EQ(password->updated_at, At(30));
+
+  // The comparison is exact, and nothing is created where there was no credential.
+  EXPECT_FALSE(Value(
+      store_->ReplacePasswordIfUnchanged(Uuid(1), "$ARGON2ID$REHASH", "$argon2id$x", At(40))));
+  AddUser(Uuid(2));
+  EXPECT_FALSE(Value(store_->ReplacePasswordIfUnchanged(Uuid(2), "", "$argon2id$x", At(40))));
+  EXPECT_EQ(Value(store_->FindPassword(Uuid(2))), std::nullopt);
+  EXPECT_FALSE(Value(store_->ReplacePasswordIfUnchanged(Uuid(404), "", "$argon2id$x", At(40))));
+}
+
+TEST_P(StoreContractTest, DeleteUserRemovesEverythingItOwns) {
+  ASSERT_TRUE(store_
+                  ->CreateUser(MakeUser(Uuid(1), {{"gone@example.com", true, true}}, 0),
+                               MakePassword(Uuid(1), "$argon2id$x", 0))
+                  .ok());
+  AddUser(Uuid(2));
+  ASSERT_TRUE(Value(store_->SetPassword(Uuid(2), "$argon2id$keep", At(0))));
+  ASSERT_TRUE(store_->CreateSession(MakeSession("s1", Uuid(1), 1, 1000), 5, At(1)).ok());
+  ASSERT_TRUE(store_->CreateSession(MakeSession("s2", Uuid(1), 2, 1000), 5, At(2)).ok());
+  ASSERT_TRUE(store_->CreateSession(MakeSession("s3", Uuid(2), 3, 1000), 5, At(3)).ok());
+
+  EXPECT_TRUE(Value(store_->DeleteUser(Uuid(1))));
+
+  EXPECT_EQ(Value(store_->FindUser(Uuid(1))), std::nullopt);
+  EXPECT_EQ(Value(store_->FindPassword(Uuid(1))), std::nullopt);
+  EXPECT_EQ(Value(store_->FindSession("s1")), std::nullopt);
+  EXPECT_EQ(Value(store_->FindSession("s2")), std::nullopt);
+  EXPECT_THAT(Value(store_->ListSessions(Uuid(1))), IsEmpty());
+  // The address is free again, and the other user kept everything.
+  EXPECT_TRUE(
+      store_->CreateUser(MakeUser(Uuid(3), {{"GONE@example.com", true, false}}, 4), std::nullopt)
+          .ok());
+  EXPECT_NE(Value(store_->FindUser(Uuid(2))), std::nullopt);
+  EXPECT_NE(Value(store_->FindPassword(Uuid(2))), std::nullopt);
+  EXPECT_THAT(Ids(Value(store_->ListSessions(Uuid(2)))), ElementsAre("s3"));
+  EXPECT_THAT(Ids(Value(store_->ListUsers())), ElementsAre(Uuid(2), Uuid(3)));
+
+  EXPECT_FALSE(Value(store_->DeleteUser(Uuid(1))));
+}
+
+TEST_P(StoreContractTest, CreateSessionKeepsOnlyTheNewestLimit) {
+  AddUser(Uuid(1));
+  for (int i = 1; i <= 6; ++i) {
+    ASSERT_TRUE(
+        store_->CreateSession(MakeSession(absl::StrCat("s", i), Uuid(1), i, 1000), 5, At(i)).ok())
+        << i;
+  }
+  EXPECT_THAT(Ids(Value(store_->ListSessions(Uuid(1)))), ElementsAre("s6", "s5", "s4", "s3", "s2"));
+  EXPECT_EQ(Value(store_->FindSession("s1")), std::nullopt);
+
+  // A lower limit trims further on the next login.
+  ASSERT_TRUE(store_->CreateSession(MakeSession("s7", Uuid(1), 7, 1000), 2, At(7)).ok());
+  EXPECT_THAT(Ids(Value(store_->ListSessions(Uuid(1)))), ElementsAre("s7", "s6"));
+}
+
+TEST_P(StoreContractTest, CreateSessionDeletesTheUsersExpiredSessions) {
+  AddUser(Uuid(1));
+  AddUser(Uuid(2));
+  ASSERT_TRUE(store_->CreateSession(MakeSession("expired", Uuid(1), 0, 50), 5, At(0)).ok());
+  ASSERT_TRUE(store_->CreateSession(MakeSession("expires-now", Uuid(1), 1, 100), 5, At(1)).ok());
+  ASSERT_TRUE(store_->CreateSession(MakeSession("live", Uuid(1), 2, 500), 5, At(2)).ok());
+  ASSERT_TRUE(store_->CreateSession(MakeSession("other", Uuid(2), 3, 50), 5, At(3)).ok());
+
+  // At 100 "expired" is past and "expires-now" is at its expiry: both go, though the user is
+  // under the limit. Another user's expired session is left for that user's next login.
+  ASSERT_TRUE(store_->CreateSession(MakeSession("new", Uuid(1), 100, 600), 5, At(100)).ok());
+  EXPECT_THAT(Ids(Value(store_->ListSessions(Uuid(1)))), ElementsAre("new", "live"));
+  EXPECT_NE(Value(store_->FindSession("other")), std::nullopt);
+}
+
+TEST_P(StoreContractTest, CreateSessionBreaksCreatedAtTiesByInsertionOrder) {
+  AddUser(Uuid(1));
+  for (std::string_view id : {"b", "c", "a"}) {
+    ASSERT_TRUE(
+        store_->CreateSession(MakeSession(std::string(id), Uuid(1), 10, 1000), 2, At(10)).ok());
+  }
+  // "b" came first, so it is the oldest and dropped, whatever the ids sort like.
+  EXPECT_THAT(Ids(Value(store_->ListSessions(Uuid(1)))), ElementsAre("a", "c"));
+}
+
+TEST_P(StoreContractTest, CreateSessionForUnknownUserIsNotFound) {
+  const absl::Status status = store_->CreateSession(MakeSession("s1", Uuid(404), 0, 100), 5, At(0));
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_EQ(Value(store_->FindSession("s1")), std::nullopt);
+}
+
+TEST_P(StoreContractTest, CreateSessionWithDuplicateIdIsAlreadyExists) {
+  AddUser(Uuid(1));
+  AddUser(Uuid(2));
+  const Session original = MakeSession("s1", Uuid(1), 0, 100);
+  ASSERT_TRUE(store_->CreateSession(original, 5, At(0)).ok());
+  const absl::Status status = store_->CreateSession(MakeSession("s1", Uuid(2), 1, 200), 5, At(1));
+  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << status;
+  const std::optional<Session> found = Value(store_->FindSession("s1"));
+  ASSERT_TRUE(found.has_value());
+  ExpectSameSession(*found, original);
+}
+
+TEST_P(StoreContractTest, CreateSessionRejectsZeroLimit) {
+  AddUser(Uuid(1));
+  const absl::Status status = store_->CreateSession(MakeSession("s1", Uuid(1), 0, 100), 0, At(0));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+}
+
+TEST_P(StoreContractTest, FindSessionReturnsTheRowEvenWhenExpired) {
+  AddUser(Uuid(1));
+  Session session = MakeSession("s1", Uuid(1), 0, 100);
+  session.ip = "2001:db8::1";
+  session.user_agent = "Mozilla/5.0 (X11; Linux x86_64) \xc3\xa9";
+  ASSERT_TRUE(store_->CreateSession(session, 5, At(0)).ok());
+
+  // The store does not judge expiry on reads; that is the session validator's job.
+  const std::optional<Session> found = Value(store_->FindSession("s1"));
+  ASSERT_TRUE(found.has_value());
+  ExpectSameSession(*found, session);
+  EXPECT_EQ(Value(store_->FindSession("s404")), std::nullopt);
+}
+
+TEST_P(StoreContractTest, DeleteSessionReportsWhetherItExisted) {
+  AddUser(Uuid(1));
+  ASSERT_TRUE(store_->CreateSession(MakeSession("s1", Uuid(1), 0, 100), 5, At(0)).ok());
+  ASSERT_TRUE(store_->CreateSession(MakeSession("s2", Uuid(1), 1, 100), 5, At(1)).ok());
+  EXPECT_TRUE(Value(store_->DeleteSession("s1")));
+  EXPECT_FALSE(Value(store_->DeleteSession("s1")));
+  EXPECT_EQ(Value(store_->FindSession("s1")), std::nullopt);
+  EXPECT_THAT(Ids(Value(store_->ListSessions(Uuid(1)))), ElementsAre("s2"));
+}
+
+TEST_P(StoreContractTest, ListSessionsIsNewestFirstAndOnlyTheUsers) {
+  AddUser(Uuid(1));
+  AddUser(Uuid(2));
+  ASSERT_TRUE(store_->CreateSession(MakeSession("mid", Uuid(1), 20, 1000), 5, At(30)).ok());
+  ASSERT_TRUE(store_->CreateSession(MakeSession("new", Uuid(1), 30, 1000), 5, At(30)).ok());
+  ASSERT_TRUE(store_->CreateSession(MakeSession("old", Uuid(1), 10, 1000), 5, At(30)).ok());
+  ASSERT_TRUE(store_->CreateSession(MakeSession("theirs", Uuid(2), 40, 1000), 5, At(40)).ok());
+  EXPECT_THAT(Ids(Value(store_->ListSessions(Uuid(1)))), ElementsAre("new", "mid", "old"));
+  EXPECT_THAT(Value(store_->ListSessions(Uuid(404))), IsEmpty());
+}
+
+TEST_P(StoreContractTest, ListKeysIsOldestFirstThenInsertionOrder) {
+  const std::string binary("\x00\x01\xff\xfe nonce\x00tail", 14);
+  ASSERT_TRUE(store_->AddKey(MakeKey("k-b", 10, binary)).ok());
+  ASSERT_TRUE(store_->AddKey(MakeKey("k-old", 5, "older")).ok());
+  ASSERT_TRUE(store_->AddKey(MakeKey("k-c", 10, "")).ok());
+  ASSERT_TRUE(store_->AddKey(MakeKey("k-a", 10, "third at 10")).ok());  // id sorts first
+
+  const std::vector<StoredKey> keys = Value(store_->ListKeys());
+  EXPECT_THAT(Ids(keys), ElementsAre("k-old", "k-b", "k-c", "k-a"));
+  ASSERT_EQ(keys.size(), 4u);
+  EXPECT_EQ(keys[1].ciphertext, binary);
+  EXPECT_EQ(keys[1].algorithm, "EdDSA");
+  EXPECT_EQ(keys[1].created_at, At(10));
+  EXPECT_EQ(keys[2].ciphertext, "");
+}
+
+TEST_P(StoreContractTest, AddKeyWithDuplicateIdIsAlreadyExists) {
+  EXPECT_THAT(Value(store_->ListKeys()), IsEmpty());
+  ASSERT_TRUE(store_->AddKey(MakeKey("k1", 0, "first")).ok());
+  const absl::Status status = store_->AddKey(MakeKey("k1", 1, "second"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << status;
+  const std::vector<StoredKey> keys = Value(store_->ListKeys());
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].ciphertext, "first");
+}
+
+TEST_P(StoreContractTest, ListUsersIsOrderedByCreatedAtThenIdWithEmails) {
+  EXPECT_THAT(Value(store_->ListUsers()), IsEmpty());
+  ASSERT_TRUE(
+      store_
+          ->CreateUser(
+              MakeUser(Uuid(3),
+                       {{"z@example.com", false, false}, {"three@example.com", true, true}}, 20),
+              std::nullopt)
+          .ok());
+  ASSERT_TRUE(store_->CreateUser(MakeUser(Uuid(2), {}, 10), std::nullopt).ok());
+  ASSERT_TRUE(
+      store_->CreateUser(MakeUser(Uuid(1), {{"one@example.com", true, false}}, 20), std::nullopt)
+          .ok());
+
+  const std::vector<User> users = Value(store_->ListUsers());
+  EXPECT_THAT(Ids(users), ElementsAre(Uuid(2), Uuid(1), Uuid(3)));
+  ASSERT_EQ(users.size(), 3u);
+  EXPECT_THAT(users[0].emails, IsEmpty());
+  EXPECT_THAT(users[1].emails, ElementsAre(Email{"one@example.com", true, false}));
+  EXPECT_THAT(users[2].emails, ElementsAre(Email{"three@example.com", true, true},
+                                           Email{"z@example.com", false, false}));
+}
+
+TEST_P(StoreContractTest, TimestampsKeepMicrosecondsAndDropNanoseconds) {
+  using std::chrono::microseconds;
+  using std::chrono::nanoseconds;
+  User user = MakeUser(Uuid(1), {}, 0);
+  user.created_at = At(1) + microseconds(123456) + nanoseconds(789);
+  ASSERT_TRUE(store_->CreateUser(user, std::nullopt).ok());
+  const std::optional<User> found = Value(store_->FindUser(Uuid(1)));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->created_at, At(1) + microseconds(123456));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
+                         testing::Values(Backend::kSqlite, Backend::kMemory),
+                         [](const testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kSqlite ? "Sqlite" : "Memory";
+                         });
+
+// --- SQLite only ---------------------------------------------------------------------------
+
+class SqliteStoreTest : public testing::Test {
+ protected:
+  SqliteOptions Options(std::string_view file = "passgate.db") const {
+    SqliteOptions options;
+    options.path = dir_.File(file);
+    return options;
+  }
+
+  std::unique_ptr<Store> Open(const SqliteOptions& options) {
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  ScratchDir dir_;
+};
+
+TEST_F(SqliteStoreTest, DataSurvivesClosingAndReopening) {
+  {
+    std::unique_ptr<Store> store = Open(Options());
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store
+                    ->CreateUser(MakeUser(Uuid(1), {{"a@example.com", true, true}}, 0),
+                                 MakePassword(Uuid(1), "$argon2id$x", 0))
+                    .ok());
+    ASSERT_TRUE(store->CreateSession(MakeSession("s1", Uuid(1), 0, 100), 5, At(0)).ok());
+    ASSERT_TRUE(store->AddKey(MakeKey("k1", 0, std::string("\0key", 4))).ok());
+  }
+  std::unique_ptr<Store> store = Open(Options());
+  ASSERT_NE(store, nullptr);
+  const std::optional<User> user = Value(store->FindUser(Uuid(1)));
+  ASSERT_TRUE(user.has_value());
+  EXPECT_THAT(user->emails, ElementsAre(Email{"a@example.com", true, true}));
+  EXPECT_NE(Value(store->FindPassword(Uuid(1))), std::nullopt);
+  EXPECT_NE(Value(store->FindSession("s1")), std::nullopt);
+  const std::vector<StoredKey> keys = Value(store->ListKeys());
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].ciphertext, std::string("\0key", 4));
+}
+
+TEST_F(SqliteStoreTest, CreatesMissingParentDirectories) {
+  const SqliteOptions options = Options("a/b/c/passgate.db");
+  ASSERT_NE(Open(options), nullptr);
+  EXPECT_TRUE(std::filesystem::is_regular_file(options.path));
+}
+
+TEST_F(SqliteStoreTest, MigrateFalseOnFreshFileIsFailedPrecondition) {
+  SqliteOptions options = Options();
+  options.migrate = false;
+  const absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_THAT(store.status().message(), HasSubstr("passgate migrate"));
+}
+
+TEST_F(SqliteStoreTest, MigrateFalseOpensAMigratedDatabase) {
+  ASSERT_EQ(Value(MigrateSqlite(Options().path)), kSqliteSchemaVersion);
+  SqliteOptions options = Options();
+  options.migrate = false;
+  std::unique_ptr<Store> store = Open(options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->CreateUser(MakeUser(Uuid(1), {}, 0), std::nullopt).ok());
+}
+
+TEST_F(SqliteStoreTest, MigrateSqliteReturnsSchemaVersionAndIsIdempotent) {
+  const std::string path = Options().path;
+  EXPECT_EQ(Value(MigrateSqlite(path)), kSqliteSchemaVersion);
+  EXPECT_EQ(Value(MigrateSqlite(path)), kSqliteSchemaVersion);
+  ASSERT_NE(Open(Options()), nullptr);  // migrating on open is a no-op too
+  EXPECT_EQ(Value(MigrateSqlite(path)), kSqliteSchemaVersion);
+
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  SQLite::Statement versions(db, "SELECT version FROM schema_migrations ORDER BY version");
+  std::vector<int> applied;
+  while (versions.executeStep()) applied.push_back(versions.getColumn(0).getInt());
+  std::vector<int> expected;
+  for (int v = 1; v <= kSqliteSchemaVersion; ++v) expected.push_back(v);
+  EXPECT_EQ(applied, expected);
+}
+
+TEST_F(SqliteStoreTest, NewerSchemaIsFailedPrecondition) {
+  const std::string path = Options().path;
+  ASSERT_EQ(Value(MigrateSqlite(path)), kSqliteSchemaVersion);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    SQLite::Statement insert(db,
+                             "INSERT INTO schema_migrations(version, applied_at) VALUES (?, 0)");
+    insert.bind(1, kSqliteSchemaVersion + 1);
+    insert.exec();
+  }
+  const absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(Options());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  SqliteOptions no_migrate = Options();
+  no_migrate.migrate = false;
+  EXPECT_EQ(OpenSqliteStore(no_migrate).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(MigrateSqlite(path).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SqliteStoreTest, FileIsInWalModeWithCascadingForeignKeys) {
+  std::unique_ptr<Store> store = Open(Options());
+  ASSERT_NE(store, nullptr);
+
+  // journal_mode=WAL is recorded in the file, so a second connection sees it.
+  SQLite::Database db(Options().path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
+
+  // foreign_keys is per connection and cannot be read from here; the contract tests show the
+  // store's connection enforces it (DeleteUser cascades, CreateSession for an unknown user is
+  // kNotFound). What the file itself must hold is the cascade on every child table.
+  for (const char* table : {"emails", "password_credentials", "sessions"}) {
+    SQLite::Statement keys(db, absl::StrCat("PRAGMA foreign_key_list(", table, ")"));
+    ASSERT_TRUE(keys.executeStep()) << table;
+    EXPECT_EQ(keys.getColumn("table").getString(), "users") << table;
+    EXPECT_EQ(keys.getColumn("on_delete").getString(), "CASCADE") << table;
+  }
+}
+
+TEST_F(SqliteStoreTest, InvalidOptionsAreInvalidArgument) {
+  struct Case {
+    std::string_view synchronous;
+    int busy_timeout_ms;
+    bool empty_path;
+  };
+  static constexpr Case kCases[] = {
+      {"off", 5000, false}, {"extra", 5000, false}, {"", 5000, false},    {"full;", 5000, false},
+      {"0", 5000, false},   {"full", -1, false},    {"full", 5000, true},
+  };
+  for (const Case& c : kCases) {
+    SqliteOptions options = Options();
+    options.synchronous = std::string(c.synchronous);
+    options.busy_timeout_ms = c.busy_timeout_ms;
+    if (c.empty_path) options.path.clear();
+    const absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options);
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument)
+        << "synchronous=" << c.synchronous << " busy_timeout_ms=" << c.busy_timeout_ms
+        << " empty_path=" << c.empty_path << ": " << store.status();
+  }
+  for (std::string_view synchronous : {"full", "normal", "NORMAL"}) {
+    SqliteOptions options = Options();
+    options.synchronous = std::string(synchronous);
+    EXPECT_NE(Open(options), nullptr) << synchronous;
+  }
+}
+
+TEST_F(SqliteStoreTest, UnopenablePathIsUnavailable) {
+  const std::string not_a_dir = dir_.File("plain-file");
+  std::ofstream(not_a_dir) << "x";
+  const std::string garbage = dir_.File("garbage.db");
+  std::ofstream(garbage) << std::string(4096, 'g');
+
+  for (const std::string& path : {dir_.path().string(), not_a_dir + "/passgate.db", garbage}) {
+    SqliteOptions options;
+    options.path = path;
+    const absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options);
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable)
+        << path << ": " << store.status();
+  }
+}
+
+TEST_F(SqliteStoreTest, ConcurrentWritersAllSucceed) {
+  std::unique_ptr<Store> store = Open(Options());
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kCallsPerThread = 50;
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_TRUE(store->CreateUser(MakeUser(Uuid(t), {}, 0), std::nullopt).ok());
+  }
+
+  std::atomic<int> failures = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&store, &failures, t] {
+      for (int i = 0; i < kCallsPerThread; ++i) {
+        // Every thread also writes to its neighbour's user, so the writes contend.
+        const std::string user_id = Uuid((t + i) % kThreads);
+        const absl::Status status =
+            i % 2 == 0
+                ? store->SetPassword(user_id, absl::StrCat("$argon2id$", t, "-", i), At(i)).status()
+                : store->CreateSession(MakeSession(absl::StrCat("s", t, "-", i), user_id, i, 1000),
+                                       5, At(i));
+        if (!status.ok()) {
+          ++failures;
+          ADD_FAILURE() << status;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures, 0);
+
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_NE(Value(store->FindPassword(Uuid(t))), std::nullopt);
+    const std::vector<Session> sessions = Value(store->ListSessions(Uuid(t)));
+    EXPECT_GE(sessions.size(), 1u);
+    EXPECT_LE(sessions.size(), 5u);
+  }
+}
+
+TEST_F(SqliteStoreTest, TwoConnectionsToOneFileWaitForEachOther) {
+  // Two stores stand in for two processes: SQLite's file locks, not the store's mutex, must
+  // serialize them, with busy_timeout absorbing the contention.
+  std::unique_ptr<Store> first = Open(Options());
+  std::unique_ptr<Store> second = Open(Options());
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(first->CreateUser(MakeUser(Uuid(1), {}, 0), std::nullopt).ok());
+
+  constexpr int kCallsPerThread = 25;
+  std::atomic<int> failures = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    Store* store = t % 2 == 0 ? first.get() : second.get();
+    threads.emplace_back([store, &failures, t] {
+      for (int i = 0; i < kCallsPerThread; ++i) {
+        const absl::Status status = store->CreateSession(
+            MakeSession(absl::StrCat("s", t, "-", i), Uuid(1), t * 100 + i, 100000), 1000, At(0));
+        if (!status.ok()) {
+          ++failures;
+          ADD_FAILURE() << status;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(Value(first->ListSessions(Uuid(1))).size(), 4u * kCallsPerThread);
+  EXPECT_EQ(Value(second->ListSessions(Uuid(1))).size(), 4u * kCallsPerThread);
+}
+
+}  // namespace
+}  // namespace passgate::storage

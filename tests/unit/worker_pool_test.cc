@@ -1,0 +1,198 @@
+#include "server/worker_pool.h"
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+
+namespace passgate::server {
+namespace {
+
+// Generous bound for "the worker picks the task up": only ever reached when something is
+// broken, so it fails the test instead of hanging it. Never used to wait for something to
+// *not* happen.
+constexpr absl::Duration kBound = absl::Seconds(60);
+
+// Gate is a one-shot event a task can wait on and the test opens. It opens itself when
+// destroyed, so a failed assertion never leaves a worker blocked (declare it after the pool).
+class Gate {
+ public:
+  ~Gate() { Open(); }
+  void Open() {
+    absl::MutexLock lock(&mu_);
+    open_ = true;
+  }
+  void Wait() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&open_));
+  }
+  // WaitWithBound returns false if the gate is still closed after kBound.
+  bool WaitWithBound() {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&open_), kBound);
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool open_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Countdown waits for n tasks to finish, with the same bound.
+class Countdown {
+ public:
+  explicit Countdown(int n) : left_(n) {}
+  void Done() {
+    absl::MutexLock lock(&mu_);
+    --left_;
+  }
+  bool WaitWithBound() {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](int* left) { return *left <= 0; }, &left_),
+                                kBound);
+  }
+
+ private:
+  absl::Mutex mu_;
+  int left_ ABSL_GUARDED_BY(mu_);
+};
+
+class WorkerPoolTest : public ::testing::Test {
+ protected:
+  // SubmitBlocker submits a task that signals `started_` and then waits for `release_`,
+  // and waits (bounded) until a worker is running it.
+  void SubmitBlocker(WorkerPool& pool) {
+    ASSERT_TRUE(pool.TrySubmit([this] {
+      started_.Open();
+      release_.Wait();
+    }));
+    ASSERT_TRUE(started_.WaitWithBound()) << "worker never picked up the blocking task";
+  }
+
+  std::atomic<int> ran_{0};
+  Gate started_;
+  Gate release_;
+};
+
+TEST_F(WorkerPoolTest, ReportsItsShape) {
+  WorkerPool pool(3, 7);
+  EXPECT_EQ(pool.threads(), 3);
+  EXPECT_EQ(pool.queue_capacity(), 7);
+}
+
+TEST_F(WorkerPoolTest, RunsEveryTaskOnPoolThreads) {
+  constexpr int kTasks = 200;
+  WorkerPool pool(2, kTasks);
+  Countdown done(kTasks);
+  absl::Mutex mu;
+  std::set<std::thread::id> thread_ids;
+  for (int i = 0; i < kTasks; ++i) {
+    ASSERT_TRUE(pool.TrySubmit([&] {
+      {
+        absl::MutexLock lock(&mu);
+        thread_ids.insert(std::this_thread::get_id());
+      }
+      ++ran_;
+      done.Done();
+    })) << "task "
+        << i;
+  }
+  ASSERT_TRUE(done.WaitWithBound());
+  EXPECT_EQ(ran_.load(), kTasks);
+  absl::MutexLock lock(&mu);
+  EXPECT_FALSE(thread_ids.contains(std::this_thread::get_id()));
+  EXPECT_LE(thread_ids.size(), 2u);
+}
+
+TEST_F(WorkerPoolTest, RefusesWhenThreadBusyAndQueueFull) {
+  WorkerPool pool(1, 1);
+  SubmitBlocker(pool);
+  if (HasFatalFailure()) return;
+
+  Countdown queued_done(1);
+  EXPECT_TRUE(pool.TrySubmit([&] {
+    ++ran_;
+    queued_done.Done();
+  })) << "one task fits in the queue";
+  EXPECT_FALSE(pool.TrySubmit([&] { ran_ += 100; })) << "the queue is full";
+  EXPECT_FALSE(pool.TrySubmit([&] { ran_ += 100; })) << "still full";
+  EXPECT_EQ(ran_.load(), 0);
+
+  release_.Open();
+  ASSERT_TRUE(queued_done.WaitWithBound());
+  EXPECT_EQ(ran_.load(), 1) << "the queued task ran, the refused ones never do";
+
+  // With the worker free again the pool accepts work.
+  Countdown later(1);
+  EXPECT_TRUE(pool.TrySubmit([&] {
+    ++ran_;
+    later.Done();
+  }));
+  ASSERT_TRUE(later.WaitWithBound());
+  pool.Shutdown();
+  EXPECT_EQ(ran_.load(), 2);
+}
+
+TEST_F(WorkerPoolTest, ShutdownRunsAcceptedTasksThenRefuses) {
+  // Large capacity: TrySubmit can then only fail because the pool is stopping.
+  WorkerPool pool(1, 1 << 20);
+  SubmitBlocker(pool);
+  if (HasFatalFailure()) return;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool.TrySubmit([this] { ++ran_; }));
+
+  // Shutdown blocks on the busy worker, so run it on another thread and wait until it has
+  // started refusing. Every probe it accepted before that is an accepted task as well.
+  std::thread stopper([&pool] { pool.Shutdown(); });
+  int probes_accepted = 0;
+  while (probes_accepted < (1 << 19) && pool.TrySubmit([this] { ++ran_; })) {
+    ++probes_accepted;
+    std::this_thread::yield();
+  }
+  EXPECT_LT(probes_accepted, 1 << 19) << "Shutdown never started refusing";
+  EXPECT_EQ(ran_.load(), 0) << "the worker is still blocked";
+
+  release_.Open();
+  stopper.join();
+  EXPECT_EQ(ran_.load(), 3 + probes_accepted) << "every accepted task ran before Shutdown returned";
+  EXPECT_FALSE(pool.TrySubmit([this] { ++ran_; }));
+  pool.Shutdown();  // idempotent
+  EXPECT_EQ(ran_.load(), 3 + probes_accepted);
+}
+
+TEST_F(WorkerPoolTest, DestructorRunsAcceptedTasks) {
+  {
+    WorkerPool pool(1, 8);
+    SubmitBlocker(pool);
+    if (HasFatalFailure()) return;
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(pool.TrySubmit([this] { ++ran_; }));
+    EXPECT_EQ(ran_.load(), 0);
+    release_.Open();
+  }
+  EXPECT_EQ(ran_.load(), 5);
+}
+
+TEST_F(WorkerPoolTest, CapacityCountsOnlyWaitingTasks) {
+  // Two workers and room for one waiting task: two running plus one queued fit, the fourth
+  // is refused. Block the workers one at a time so each is known to be busy.
+  WorkerPool pool(2, 1);
+  Gate second_started;
+  SubmitBlocker(pool);
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(pool.TrySubmit([&] {
+    second_started.Open();
+    release_.Wait();
+  }));
+  ASSERT_TRUE(second_started.WaitWithBound());
+  EXPECT_TRUE(pool.TrySubmit([this] { ++ran_; }));
+  EXPECT_FALSE(pool.TrySubmit([this] { ran_ += 100; }));
+  release_.Open();
+  pool.Shutdown();
+  EXPECT_EQ(ran_.load(), 1);
+}
+
+}  // namespace
+}  // namespace passgate::server
