@@ -37,7 +37,8 @@ GrpcServer::GrpcServer(Runtime& runtime)
       identity_(runtime.config.grpc.trusted_peers),
       pool_(HashingWorkers(runtime.config), HashingQueue(runtime.config)),
       service_(PasswordAuthService::Dependencies{*runtime.store, *runtime.keys, tokens_, login_,
-                                                 password_change_, pool_, identity_}) {}
+                                                 password_change_, pool_, identity_,
+                                                 runtime.config.password.enabled}) {}
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Runtime& runtime) {
   std::unique_ptr<GrpcServer> server(new GrpcServer(runtime));

@@ -31,9 +31,9 @@ absl::StatusOr<IssuedSession> LoginFlow::Authenticate(std::string_view user_id,
 
   absl::StatusOr<std::optional<storage::User>> user = store_.FindUser(user_id);
   if (!user.ok()) return InternalError("user lookup failed", user.status());
+  // Looked up even for an unknown user, so both paths do the same database work.
   absl::StatusOr<std::optional<storage::PasswordCredential>> credential =
-      user->has_value() ? store_.FindPassword(user_id)
-                        : absl::StatusOr<std::optional<storage::PasswordCredential>>(std::nullopt);
+      store_.FindPassword(user_id);
   if (!credential.ok()) return InternalError("password lookup failed", credential.status());
 
   if (!credential->has_value()) {

@@ -15,6 +15,7 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 const grpc::Status kPoolFull(grpc::StatusCode::RESOURCE_EXHAUSTED, "Too Many Requests");
+const absl::Status kPasswordsDisabled = absl::NotFoundError("Not Found");
 
 google::protobuf::Timestamp ToTimestamp(TimePoint t) {
   return TimeUtil::SecondsToTimestamp(
@@ -107,6 +108,7 @@ absl::StatusOr<SessionClaims> PasswordAuthService::Authorize(
 grpc::ServerUnaryReactor* PasswordAuthService::Login(grpc::CallbackServerContext* context,
                                                      const passgate::v1::LoginRequest* request,
                                                      passgate::v1::LoginResponse* response) {
+  if (!deps_.password_enabled) return FinishNow(context, kPasswordsDisabled);
   if (absl::Status checked = LoginFlow::CheckRequest(request->user_id(), request->password());
       !checked.ok()) {
     return FinishNow(context, checked);
@@ -131,6 +133,7 @@ grpc::ServerUnaryReactor* PasswordAuthService::Login(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* PasswordAuthService::SetPassword(
     grpc::CallbackServerContext* context, const passgate::v1::SetPasswordRequest* request,
     passgate::v1::SetPasswordResponse* response) {
+  if (!deps_.password_enabled) return FinishNow(context, kPasswordsDisabled);
   absl::StatusOr<SessionClaims> caller = Authorize(*context);
   if (!caller.ok()) return FinishNow(context, caller.status());
   if (absl::Status checked =

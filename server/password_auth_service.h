@@ -31,6 +31,9 @@ class PasswordAuthService final : public passgate::v1::PasswordAuth::CallbackSer
     const PasswordChange& password_change;
     WorkerPool& hashing_pool;
     const ClientIdentity& identity;
+    // password.enabled: when false, Login and SetPassword answer NOT_FOUND "Not Found",
+    // as Hanko's routes do (404).
+    bool password_enabled = true;
   };
 
   explicit PasswordAuthService(Dependencies deps);

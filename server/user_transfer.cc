@@ -37,6 +37,17 @@ absl::StatusOr<TimePoint> ReadTime(const json& entry, const char* key, TimePoint
   return absl::ToChronoTime(parsed);
 }
 
+// Printable clips untrusted text for an operator's terminal and masks control bytes, so an
+// import file cannot inject escape sequences into the report.
+std::string Printable(std::string_view text) {
+  std::string out(text.substr(0, 64));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (text.size() > 64) out += "...";
+  return out;
+}
+
 bool SupportedHash(std::string_view hash) {
   return hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$") ||
          hash.starts_with("$argon2id$");
@@ -80,10 +91,10 @@ absl::StatusOr<ParsedEntry> ParseEntry(const json& entry, TimePoint now) {
     storage::Email out;
     out.address = email["address"].get<std::string>();
     if (!IsPlausibleEmail(out.address)) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid email address \"", out.address, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("invalid email address \"", Printable(out.address), "\""));
     }
     if (!seen.insert(absl::AsciiStrToLower(out.address)).second) {
-      return absl::InvalidArgumentError(absl::StrCat("duplicate email address \"", out.address, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("duplicate email address \"", Printable(out.address), "\""));
     }
     for (const char* flag : {"is_primary", "is_verified"}) {
       if (email.contains(flag) && !email[flag].is_boolean()) {
@@ -137,7 +148,7 @@ std::string EntryName(std::size_t index, const json& entry) {
   if (entry.is_object()) {
     if (const auto id = entry.find("user_id"); id != entry.end() && id->is_string()) {
       // Clip: the id is untrusted input echoed to an operator's terminal.
-      absl::StrAppend(&name, " (user_id ", id->get<std::string>().substr(0, 40), ")");
+      absl::StrAppend(&name, " (user_id ", Printable(id->get<std::string>()), ")");
     }
   }
   return name;
@@ -163,7 +174,7 @@ absl::StatusOr<ImportReport> ImportUsers(storage::Store& store, std::string_view
     }
     absl::Status created = store.CreateUser(entry->user, entry->password);
     if (absl::IsAlreadyExists(created)) {
-      report.skipped.push_back(absl::StrCat(name, ": user id or email already exists"));
+      report.skipped.push_back(absl::StrCat(name, ": user id, email or username already exists"));
       continue;
     }
     if (!created.ok()) return created;

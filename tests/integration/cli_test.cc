@@ -150,8 +150,8 @@ TEST_F(CliTest, ImportReportsSkippedAndIgnoredEntries) {
   EXPECT_EQ(result.out, "imported 1 users, skipped 3\n");
   EXPECT_NE(result.err.find("entry 1"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("entry 2"), std::string::npos) << result.err;
-  EXPECT_NE(result.err.find("entry 3 (user_id 11111111-1111-4111-8111-111111111111): user id or "
-                            "email already exists"),
+  EXPECT_NE(result.err.find("entry 3 (user_id 11111111-1111-4111-8111-111111111111): user id, "
+                            "email or username already exists"),
             std::string::npos)
       << result.err;
   EXPECT_NE(result.err.find("ignored webauthn_credentials"), std::string::npos) << result.err;

@@ -264,5 +264,44 @@ TEST_F(TrustedPeerTest, ClientIpAndUserAgentComeFromATrustedPeersMetadata) {
       << sessions.out;
 }
 
+class PasswordsDisabledTest : public PassgateServerTest {
+ protected:
+  TestConfigExtras ConfigExtras() const override {
+    TestConfigExtras extras;
+    extras.extra_sections = "password:\n  enabled: false\n";
+    return extras;
+  }
+};
+
+TEST_F(PasswordsDisabledTest, LoginAndSetPasswordAreNotFound) {
+  const grpc::Status login = Login(kJohn, "SuperSecure");
+  EXPECT_EQ(login.error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(login.error_message(), "Not Found");
+  passgate::v1::SetPasswordRequest request;
+  request.set_user_id(kNoPassword);
+  request.set_password("verybadpassword");
+  passgate::v1::SetPasswordResponse response;
+  EXPECT_EQ(stub_->SetPassword(BearerContext(IssueToken(kNoPassword)).get(), request, &response)
+                .error_code(),
+            StatusCode::NOT_FOUND);
+  // Sessions and keys stay available.
+  passgate::v1::Jwks jwks;
+  grpc::ClientContext context;
+  EXPECT_TRUE(stub_->GetJwks(&context, passgate::v1::GetJwksRequest(), &jwks).ok());
+}
+
+TEST_F(LoginTest, AcknowledgedSessionSurvivesKill9) {
+  passgate::v1::LoginResponse login;
+  ASSERT_TRUE(Login(kJohn, "SuperSecure", &login).ok());
+  server_->Kill();  // SIGKILL right after the acknowledged write: no shutdown path runs
+  StartServer();
+  passgate::v1::ValidateSessionRequest request;
+  passgate::v1::ValidateSessionResponse response;
+  request.set_session_token(login.session_token());
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->ValidateSession(&context, request, &response).ok());
+  EXPECT_TRUE(response.is_valid());
+}
+
 }  // namespace
 }  // namespace passgate::testing

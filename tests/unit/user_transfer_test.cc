@@ -161,11 +161,11 @@ TEST_F(UserTransferTest, SkipsBadEntriesWithReasonsAndImportsTheRest) {
           "is_primary: true",
           "entry 5 (user_id 55555555-5555-4555-8555-555555555555): password.password is not a "
           "bcrypt ($2a$/$2b$/$2y$) or Argon2id hash",
-          "entry 6 (user_id 11111111-1111-4111-8111-111111111111): user id or email already "
-          "exists",
+          "entry 6 (user_id 11111111-1111-4111-8111-111111111111): user id, email or "
+          "username already exists",
           "entry 7: entry is not a JSON object",
-          "entry 8 (user_id 66666666-6666-4666-8666-666666666666): user id or email already "
-          "exists"));
+          "entry 8 (user_id 66666666-6666-4666-8666-666666666666): user id, email or "
+          "username already exists"));
 
   const std::vector<storage::User> users = AllUsers(*store_);
   ASSERT_EQ(users.size(), 2u);
