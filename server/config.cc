@@ -182,6 +182,13 @@ Handler StringList(std::vector<std::string>* out, bool allow_single) {
   };
 }
 
+Handler TlsSection(Config::Tls& tls, std::vector<std::string>& ignored) {
+  return Section({{"cert_file", String(&tls.cert_file)},
+                  {"key_file", String(&tls.key_file)},
+                  {"client_ca_file", String(&tls.client_ca_file)}},
+                 ignored);
+}
+
 // What the walk reads besides Config's own fields.
 struct FileExtras {
   std::optional<int> min_password_length;  // Hanko's older name for password.min_length
@@ -246,12 +253,34 @@ std::vector<Field> RootFields(Config& c, FileExtras& extras, std::vector<std::st
                              }}},
                            ignored)},
       {"server",
-       Section({{"grpc", Section({{"address", String(&c.grpc.address)},
-                                  {"trusted_peers", StringList(&c.grpc.trusted_peers, false)},
-                                  {"shutdown_grace", Duration(&c.grpc.shutdown_grace)}},
-                                 ignored)},
-                {"public", Section({{"address", String(&c.public_api.address)}}, ignored)}},
-               ignored)},
+       Section(
+           {{"grpc", Section({{"address", String(&c.grpc.address)},
+                              {"trusted_peers", StringList(&c.grpc.trusted_peers, false)},
+                              {"shutdown_grace", Duration(&c.grpc.shutdown_grace)},
+                              {"tls", TlsSection(c.grpc.tls, ignored)}},
+                             ignored)},
+            {"public",
+             Section(
+                 {{"address", String(&c.public_api.address)},
+                  {"cors",
+                   Section({{"allow_origins", StringList(&c.public_api.cors_allow_origins, false)},
+                            {"unsafe_wildcard_origin_allowed",
+                             Bool(&c.public_api.cors_unsafe_wildcard_origin_allowed)}},
+                           ignored)},
+                  {"trusted_proxies", StringList(&c.public_api.trusted_proxies, false)},
+                  {"max_body_bytes", Int(&c.public_api.max_body_bytes, 1, 1048576)},
+                  {"max_header_bytes", Int(&c.public_api.max_header_bytes, 1024, 65536)},
+                  {"read_timeout", Duration(&c.public_api.read_timeout)},
+                  {"idle_timeout", Duration(&c.public_api.idle_timeout)},
+                  {"max_connections", Int(&c.public_api.max_connections, 1, kIntMax)},
+                  {"threads", Int(&c.public_api.threads, 1, 64)},
+                  {"upstream_deadline", Duration(&c.public_api.upstream_deadline)},
+                  {"upstream", Section({{"address", String(&c.public_api.upstream_address)},
+                                        {"tls", TlsSection(c.public_api.upstream_tls, ignored)}},
+                                       ignored)},
+                  {"tls", TlsSection(c.public_api.tls, ignored)}},
+                 ignored)}},
+           ignored)},
   };
 }
 
@@ -499,7 +528,44 @@ absl::Status Validate(Config& c) {
   if (c.grpc.shutdown_grace < std::chrono::seconds(0)) {
     return KeyError("server.grpc.shutdown_grace", "must not be negative");
   }
-  return CheckHostPort("server.public.address", c.public_api.address, true);
+  if (absl::Status s = CheckHostPort("server.public.address", c.public_api.address, true);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckHostPort("server.public.upstream.address",
+                                     c.public_api.upstream_address, false);
+      !s.ok()) {
+    return s;
+  }
+  for (std::size_t i = 0; i < c.public_api.trusted_proxies.size(); ++i) {
+    if (!IsIpLiteral(c.public_api.trusted_proxies[i])) {
+      return KeyError(absl::StrCat("server.public.trusted_proxies[", i, "]"),
+                      absl::StrCat("expected an IPv4 or IPv6 address, got ",
+                                   Quote(c.public_api.trusted_proxies[i])));
+    }
+  }
+  for (const auto& [key, value] :
+       {std::pair{"server.public.read_timeout", c.public_api.read_timeout},
+        std::pair{"server.public.idle_timeout", c.public_api.idle_timeout},
+        std::pair{"server.public.upstream_deadline", c.public_api.upstream_deadline}}) {
+    if (value < std::chrono::seconds(1)) return KeyError(key, "must be at least 1s");
+  }
+  for (const auto& [key, tls] : {std::pair{"server.grpc.tls", &c.grpc.tls},
+                                 std::pair{"server.public.tls", &c.public_api.tls}}) {
+    if (tls->cert_file.empty() != tls->key_file.empty()) {
+      return KeyError(key, "cert_file and key_file must be set together");
+    }
+    if (tls->cert_file.empty() && !tls->client_ca_file.empty()) {
+      return KeyError(absl::StrCat(key, ".client_ca_file"),
+                      "requires cert_file and key_file (mTLS needs TLS)");
+    }
+  }
+  const Config::Tls& upstream = c.public_api.upstream_tls;
+  if (upstream.cert_file.empty() != upstream.key_file.empty()) {
+    return KeyError("server.public.upstream.tls",
+                    "cert_file and key_file (the client certificate) must be set together");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace

@@ -53,14 +53,39 @@ struct Config {
     std::string synchronous = "full";           // database.synchronous: full|normal
     int busy_timeout_ms = 5000;                 // database.busy_timeout_ms, >= 0
   };
+  // TLS material as PEM file paths; all empty = plaintext.
+  struct Tls {
+    std::string cert_file;                      // *.tls.cert_file (certificate chain)
+    std::string key_file;                       // *.tls.key_file (private key)
+    // server.grpc.tls.client_ca_file: when set, gRPC callers must present a certificate
+    // signed by this CA (mTLS). server.public.upstream.tls.client_ca_file: the CA that signed
+    // the service's certificate (the gateway verifies it).
+    std::string client_ca_file;
+  };
   struct Grpc {
     std::string address = "127.0.0.1:50051";    // server.grpc.address (host:port, port 0 = any)
+    Tls tls;                                    // server.grpc.tls.*
     std::vector<std::string> trusted_peers;     // server.grpc.trusted_peers: IPs whose
                                                 // x-passgate-client-* metadata is believed
     std::chrono::seconds shutdown_grace{10};    // server.grpc.shutdown_grace
   };
   struct Public {
     std::string address = "127.0.0.1:8000";     // server.public.address (the REST gateway)
+    std::vector<std::string> cors_allow_origins;  // server.public.cors.allow_origins
+    bool cors_unsafe_wildcard_origin_allowed = false;  // ...cors.unsafe_wildcard_origin_allowed
+    std::vector<std::string> trusted_proxies;   // server.public.trusted_proxies: IPs whose
+                                                // X-Forwarded-For / X-Real-IP are believed
+    int max_body_bytes = 16 * 1024;             // server.public.max_body_bytes, 1..1048576
+    int max_header_bytes = 8 * 1024;            // server.public.max_header_bytes, 1024..65536
+    std::chrono::seconds read_timeout{10};      // server.public.read_timeout, >= 1s
+    std::chrono::seconds idle_timeout{60};      // server.public.idle_timeout, >= 1s
+    int max_connections = 1024;                 // server.public.max_connections, >= 1
+    int threads = 1;                            // server.public.threads, 1..64
+    std::chrono::seconds upstream_deadline{10}; // server.public.upstream_deadline: per gRPC call
+    // server.public.upstream.address: the gRPC service for `passgate serve gateway`.
+    std::string upstream_address = "127.0.0.1:50051";
+    Tls upstream_tls;                           // server.public.upstream.tls.* (client side)
+    Tls tls;                                    // server.public.tls.* (HTTPS)
   };
 
   Password password;

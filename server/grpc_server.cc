@@ -8,12 +8,35 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/log.h"
+#include "server/pem_file.h"
 
 namespace passgate::server {
 namespace {
 
 // Requests are a UUID, a password and a token: 64 KiB is far above any honest one.
 constexpr int kMaxRequestBytes = 64 * 1024;
+
+// ServerCredentialsFrom: plaintext without a certificate; TLS with one; mTLS (client
+// certificates required and verified) when a client CA is configured too.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFrom(
+    const Config::Tls& tls) {
+  if (tls.cert_file.empty()) return grpc::InsecureServerCredentials();
+  absl::StatusOr<std::string> cert = ReadPemFile("server.grpc.tls.cert_file", tls.cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPemFile("server.grpc.tls.key_file", tls.key_file);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!tls.client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca =
+        ReadPemFile("server.grpc.tls.client_ca_file", tls.client_ca_file);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
 
 }  // namespace
 
@@ -48,9 +71,12 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Runtime& runtime) 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFrom(runtime.config.grpc.tls);
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
   const std::string& address = runtime.config.grpc.address;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(address, *credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.RegisterService(&server->service_);
   server->server_ = builder.BuildAndStart();

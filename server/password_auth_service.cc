@@ -52,7 +52,12 @@ grpc::ServerUnaryReactor* RunHashing(WorkerPool& pool, grpc::CallbackServerConte
     }
     reactor->Finish(ToGrpcStatus(work()));
   });
-  if (!accepted) reactor->Finish(kPoolFull);
+  if (!accepted) {
+    // A full pool clears within about one hash; tell clients (the gateway passes it on as
+    // Retry-After, which the frontend SDK shows) to come back in a second.
+    context->AddTrailingMetadata("retry-after", "1");
+    reactor->Finish(kPoolFull);
+  }
   return reactor;
 }
 

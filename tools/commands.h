@@ -9,7 +9,11 @@ namespace passgate::tools {
 // Each command loads the config at `config_path`, does its job and returns the process exit
 // code: 0 on success, 1 on failure with one line on stderr saying why.
 
-int Serve(const std::string& config_path);
+// Serve runs the gRPC service and the REST gateway in one process (kAll, the gateway
+// calling the service in-process), or only one of them (kGrpc; kGateway calling
+// server.public.upstream.address over the network).
+enum class ServeMode { kAll, kGrpc, kGateway };
+int Serve(const std::string& config_path, ServeMode mode);
 int Migrate(const std::string& config_path);
 
 struct CreateUserArgs {

@@ -28,9 +28,17 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
 
-  command(app, "serve", "Run the PasswordAuth gRPC service")->callback([&] {
-    exit_code = tools::Serve(config);
+  CLI::App* serve = command(
+      app, "serve", "Run the gRPC service and the REST gateway (in one process by default)");
+  serve->callback([&] {
+    if (serve->get_subcommands().empty()) exit_code = tools::Serve(config, tools::ServeMode::kAll);
   });
+  command(*serve, "grpc", "Run only the PasswordAuth gRPC service")->callback([&] {
+    exit_code = tools::Serve(config, tools::ServeMode::kGrpc);
+  });
+  command(*serve, "gateway",
+          "Run only the REST gateway, calling the service at server.public.upstream.address")
+      ->callback([&] { exit_code = tools::Serve(config, tools::ServeMode::kGateway); });
   command(app, "migrate", "Apply pending database schema migrations")->callback([&] {
     exit_code = tools::Migrate(config);
   });

@@ -2,30 +2,102 @@
 
 #include <iostream>
 
+#include "gateway/http_server.h"
+#include "gateway/password_api.h"
+#include "gateway/password_auth_client.h"
 #include "server/grpc_server.h"
 #include "server/log.h"
 #include "tools/command_support.h"
 #include "tools/commands.h"
+#include "tools/gateway_options.h"
 
 namespace passgate::tools {
+namespace {
 
-int Serve(const std::string& config_path) {
-  // Block the stop signals before any thread exists so every thread inherits the mask and
-  // only sigwait below sees them.
+// BlockStopSignals blocks SIGINT/SIGTERM before any thread exists, so every thread inherits
+// the mask and only WaitForStopSignal sees them.
+sigset_t BlockStopSignals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return stop_signals;
+}
+
+void WaitForStopSignal(const sigset_t& stop_signals) {
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  server::Log(server::LogLevel::kInfo, "shutting down", {{"signal", signal_number}});
+}
+
+// Gateway is the REST side: an HTTP server whose handler calls the service over `channel`.
+struct Gateway {
+  std::unique_ptr<gateway::PasswordAuthClient> client;
+  std::unique_ptr<gateway::PasswordApi> api;
+  std::unique_ptr<gateway::HttpServer> http;
+};
+
+absl::StatusOr<Gateway> StartGateway(const server::Config& config,
+                                     std::shared_ptr<grpc::Channel> channel) {
+  Gateway gateway;
+  gateway.client = gateway::NewGrpcPasswordAuthClient(
+      std::move(channel),
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.public_api.upstream_deadline));
+  gateway.api =
+      std::make_unique<gateway::PasswordApi>(GatewayOptionsFrom(config), *gateway.client);
+  absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
+      gateway::HttpServer::Start(HttpServerOptionsFrom(config), *gateway.api);
+  if (!http.ok()) {
+    return absl::Status(http.status().code(),
+                        absl::StrCat("server.public: ", http.status().message()));
+  }
+  gateway.http = *std::move(http);
+  server::Log(server::LogLevel::kInfo, "http listening",
+              {{"address", config.public_api.address},
+               {"port", gateway.http->port()},
+               {"tls", !config.public_api.tls.cert_file.empty()}});
+  return gateway;
+}
+
+void StopGateway(Gateway& gateway, const server::Config& config) {
+  gateway.http->Shutdown(
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.grpc.shutdown_grace));
+  server::Log(server::LogLevel::kInfo, "http stopped");
+}
+
+}  // namespace
+
+int Serve(const std::string& config_path, ServeMode mode) {
+  const sigset_t stop_signals = BlockStopSignals();
+
+  if (mode == ServeMode::kGateway) {
+    std::optional<server::Config> config = LoadConfig(config_path);
+    if (!config) return 1;
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = UpstreamChannel(*config);
+    if (!channel.ok()) return Fail(channel.status());
+    absl::StatusOr<Gateway> gateway = StartGateway(*config, *channel);
+    if (!gateway.ok()) return Fail(gateway.status());
+    WaitForStopSignal(stop_signals);
+    StopGateway(*gateway, *config);
+    return 0;
+  }
 
   std::unique_ptr<server::Runtime> runtime = OpenRuntimeOrFail(config_path, {});
   if (runtime == nullptr) return 1;
   absl::StatusOr<std::unique_ptr<server::GrpcServer>> grpc = server::GrpcServer::Start(*runtime);
   if (!grpc.ok()) return Fail(grpc.status());
-
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  server::Log(server::LogLevel::kInfo, "shutting down", {{"signal", signal_number}});
+  std::optional<Gateway> gateway;
+  if (mode == ServeMode::kAll) {
+    // In one process the gateway reaches the service over gRPC's in-process transport: no
+    // socket, no serialization to the network, and a peer the service can trust.
+    absl::StatusOr<Gateway> started = StartGateway(runtime->config, (*grpc)->InProcessChannel());
+    if (!started.ok()) return Fail(started.status());
+    gateway = *std::move(started);
+  }
+  WaitForStopSignal(stop_signals);
+  // Stop taking HTTP requests first, so the service drains everything the gateway accepted.
+  if (gateway) StopGateway(*gateway, runtime->config);
   (*grpc)->Shutdown();
   return 0;
 }

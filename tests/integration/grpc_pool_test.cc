@@ -33,7 +33,15 @@ class SlowPoolTest : public PassgateServerTest {
       passgate::v1::LoginResponse response;
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + deadline);
-      return stub_->Login(&context, request, &response);
+      grpc::Status status = stub_->Login(&context, request, &response);
+      if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        const auto& trailers = context.GetServerTrailingMetadata();
+        const auto retry_after = trailers.find("retry-after");
+        EXPECT_TRUE(retry_after != trailers.end() &&
+                    std::string(retry_after->second.data(), retry_after->second.size()) == "1")
+            << "a refused call tells the client when to retry";
+      }
+      return status;
     });
   }
 };

@@ -94,6 +94,9 @@ std::string WriteTestConfig(const TempDir& dir, const TestConfigExtras& extras) 
                   "    address: 127.0.0.1:0\n"
                   "    shutdown_grace: 20s\n" +
                       extras.grpc_lines +
+                      "  public:\n"
+                      "    address: 127.0.0.1:0\n" +
+                      extras.public_lines +
                       "secrets:\n"
                       "  keys: [\"test-secret-0123456789abcdef\"]\n" +
                       extras.secrets_lines + extras.extra_sections);
@@ -141,7 +144,10 @@ CommandResult RunPassgate(const std::vector<std::string>& args, const std::strin
 
 std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& config_path,
                                                     const std::string& log_path,
-                                                    const std::vector<std::string>& env) {
+                                                    const std::vector<std::string>& env,
+                                                    const std::vector<std::string>& serve_command) {
+  const bool wants_grpc = serve_command.size() == 1 || serve_command[1] == "grpc";
+  const bool wants_http = serve_command.size() == 1 || serve_command[1] == "gateway";
   const pid_t pid = fork();
   if (pid == 0) {
     const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -149,23 +155,28 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& config_pa
     dup2(log, 2);
     close(log);
     ApplyEnv(env);
-    std::vector<std::string> full = {PassgateBinary(), "serve", "--config", config_path};
+    std::vector<std::string> full = {PassgateBinary()};
+    full.insert(full.end(), serve_command.begin(), serve_command.end());
+    full.push_back("--config");
+    full.push_back(config_path);
     std::vector<char*> argv = Argv(full);
     execv(argv[0], argv.data());
     _exit(127);
   }
   std::unique_ptr<ServerProcess> server(new ServerProcess(pid, log_path));
-  const std::regex listening(R"re("msg":"grpc listening".*"port":(\d+))re");
+  const std::regex grpc_listening(R"re("msg":"grpc listening".*"port":(\d+))re");
+  const std::regex http_listening(R"re("msg":"http listening".*"port":(\d+))re");
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < until) {
     std::smatch match;
     const std::string log = server->Log();
     std::istringstream lines(log);
     for (std::string line; std::getline(lines, line);) {
-      if (std::regex_search(line, match, listening)) {
-        server->port_ = std::stoi(match[1]);
-        return server;
-      }
+      if (std::regex_search(line, match, grpc_listening)) server->port_ = std::stoi(match[1]);
+      if (std::regex_search(line, match, http_listening)) server->http_port_ = std::stoi(match[1]);
+    }
+    if ((!wants_grpc || server->port_ != 0) && (!wants_http || server->http_port_ != 0)) {
+      return server;
     }
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {

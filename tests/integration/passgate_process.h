@@ -37,7 +37,8 @@ std::string ReadFile(const std::string& path);
 // Returns its path.
 struct TestConfigExtras {
   std::string extra_sections;
-  std::string grpc_lines;
+  std::string grpc_lines;    // inside server.grpc, indent 4
+  std::string public_lines;  // inside server.public, indent 4 (address is 127.0.0.1:0)
   std::string secrets_lines;
 };
 std::string WriteTestConfig(const TempDir& dir, const TestConfigExtras& extras = {});
@@ -55,15 +56,18 @@ CommandResult RunPassgate(const std::vector<std::string>& args, const std::strin
 // ServerProcess is `passgate serve` running as a child process, its stderr in a log file.
 class ServerProcess {
  public:
-  // Start launches the server and waits (up to 60 s) for its "grpc listening" log line.
-  // Fails the current test and returns null when it does not come up.
-  static std::unique_ptr<ServerProcess> Start(const std::string& config_path,
-                                              const std::string& log_path,
-                                              const std::vector<std::string>& env = {});
+  // Start launches `passgate <serve_command...> --config <config_path>` and waits (up to
+  // 60 s) for its "grpc listening" and/or "http listening" log lines, as the command runs
+  // them. Fails the current test and returns null when it does not come up.
+  static std::unique_ptr<ServerProcess> Start(
+      const std::string& config_path, const std::string& log_path,
+      const std::vector<std::string>& env = {},
+      const std::vector<std::string>& serve_command = {"serve"});
   ~ServerProcess();  // SIGKILLs a still-running server
 
-  int port() const { return port_; }
+  int port() const { return port_; }  // gRPC
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  int http_port() const { return http_port_; }
   pid_t pid() const { return pid_; }
   std::string Log() const;
 
@@ -78,6 +82,7 @@ class ServerProcess {
   pid_t pid_;
   std::string log_path_;
   int port_ = 0;
+  int http_port_ = 0;
 };
 
 }  // namespace passgate::testing

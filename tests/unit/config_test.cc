@@ -185,6 +185,46 @@ server:
   EXPECT_THAT(c.ignored_keys, IsEmpty());
 }
 
+TEST(ParseConfigTest, GatewayAndTlsKeys) {
+  const absl::StatusOr<Config> config = ParseConfig(std::string(kSecretsBlock) + R"(
+server:
+  grpc:
+    tls: {cert_file: /etc/pg/grpc.crt, key_file: /etc/pg/grpc.key, client_ca_file: /etc/pg/ca.crt}
+  public:
+    cors: {allow_origins: ["https://a.example", "*"], unsafe_wildcard_origin_allowed: true}
+    trusted_proxies: [10.0.0.2, "::1"]
+    max_body_bytes: 4096
+    max_header_bytes: 2048
+    read_timeout: 5s
+    idle_timeout: 2m
+    max_connections: 10
+    threads: 2
+    upstream_deadline: 3s
+    upstream:
+      address: "localhost:50051"
+      tls: {client_ca_file: /etc/pg/ca.crt, cert_file: /etc/pg/gw.crt, key_file: /etc/pg/gw.key}
+    tls: {cert_file: /etc/pg/https.crt, key_file: /etc/pg/https.key}
+)", MapEnv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Config& c = *config;
+  EXPECT_EQ(c.grpc.tls.client_ca_file, "/etc/pg/ca.crt");
+  EXPECT_EQ(c.grpc.tls.key_file, "/etc/pg/grpc.key");
+  EXPECT_THAT(c.public_api.cors_allow_origins, ElementsAre("https://a.example", "*"));
+  EXPECT_TRUE(c.public_api.cors_unsafe_wildcard_origin_allowed);
+  EXPECT_THAT(c.public_api.trusted_proxies, ElementsAre("10.0.0.2", "::1"));
+  EXPECT_EQ(c.public_api.max_body_bytes, 4096);
+  EXPECT_EQ(c.public_api.max_header_bytes, 2048);
+  EXPECT_EQ(c.public_api.read_timeout, seconds(5));
+  EXPECT_EQ(c.public_api.idle_timeout, seconds(120));
+  EXPECT_EQ(c.public_api.max_connections, 10);
+  EXPECT_EQ(c.public_api.threads, 2);
+  EXPECT_EQ(c.public_api.upstream_deadline, seconds(3));
+  EXPECT_EQ(c.public_api.upstream_address, "localhost:50051");
+  EXPECT_EQ(c.public_api.upstream_tls.cert_file, "/etc/pg/gw.crt");
+  EXPECT_EQ(c.public_api.tls.cert_file, "/etc/pg/https.crt");
+  EXPECT_THAT(c.ignored_keys, IsEmpty());
+}
+
 TEST(ParseConfigTest, AudienceMayBeASingleString) {
   const absl::StatusOr<Config> config =
       ParseConfig(std::string(kSecretsBlock) + "session:\n  audience: example.com\n", MapEnv());
@@ -271,12 +311,13 @@ service:
   EXPECT_FALSE(c.session.cookie.http_only);
   EXPECT_EQ(c.database.url, "sqlite://hanko-test.db");
   EXPECT_EQ(c.public_api.address, ":8000");
+  EXPECT_THAT(c.public_api.cors_allow_origins, ElementsAre("http://localhost:8888"));
   // Document order; unknown subtrees are reported once, by their top path.
   EXPECT_THAT(
       c.ignored_keys,
       ElementsAre("webauthn", "passcode", "database.database", "database.user", "database.password",
                   "database.host", "database.port", "session.cookie.retention", "rate_limiter",
-                  "server.public.cors", "server.admin", "audit_log", "service"));
+                  "server.admin", "audit_log", "service"));
 }
 
 TEST(ParseConfigTest, MinLengthWinsWhenBothNamesAgree) {
@@ -381,6 +422,28 @@ std::vector<BadConfig> BadConfigs() {
       {"server: {grpc: {trusted_peers: ['10.0.0.0/8']}}", "server.grpc.trusted_peers[0]: "},
       {"server: {grpc: {trusted_peers: 10.0.0.1}}",
        "server.grpc.trusted_peers: expected a list of strings"},
+      // the REST gateway and TLS
+      {"server: {public: {trusted_proxies: [proxy]}}",
+       "server.public.trusted_proxies[0]: expected an IPv4 or IPv6 address, got \"proxy\""},
+      {"server: {public: {max_body_bytes: 0}}", "server.public.max_body_bytes: "},
+      {"server: {public: {max_header_bytes: 100}}", "server.public.max_header_bytes: "},
+      {"server: {public: {read_timeout: 0s}}", "server.public.read_timeout: must be at least 1s"},
+      {"server: {public: {idle_timeout: 0s}}", "server.public.idle_timeout: must be at least 1s"},
+      {"server: {public: {upstream_deadline: 0s}}",
+       "server.public.upstream_deadline: must be at least 1s"},
+      {"server: {public: {max_connections: 0}}", "server.public.max_connections: "},
+      {"server: {public: {threads: 0}}", "server.public.threads: "},
+      {"server: {public: {upstream: {address: nohost}}}", "server.public.upstream.address: "},
+      {"server: {public: {cors: {unsafe_wildcard_origin_allowed: maybe}}}",
+       "server.public.cors.unsafe_wildcard_origin_allowed: expected true or false"},
+      {"server: {public: {tls: {cert_file: c.pem}}}",
+       "server.public.tls: cert_file and key_file must be set together"},
+      {"server: {grpc: {tls: {key_file: k.pem}}}",
+       "server.grpc.tls: cert_file and key_file must be set together"},
+      {"server: {grpc: {tls: {client_ca_file: ca.pem}}}",
+       "server.grpc.tls.client_ca_file: requires cert_file and key_file"},
+      {"server: {public: {upstream: {tls: {cert_file: c.pem}}}}",
+       "server.public.upstream.tls: cert_file and key_file"},
       {"server: {grpc: {shutdown_grace: 1.5s}}",
        "server.grpc.shutdown_grace: invalid duration \"1.5s\""},
       {"server: {public: {address: '8000'}}", "server.public.address: "},
