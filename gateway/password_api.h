@@ -45,9 +45,9 @@ class PasswordApi final : public HttpHandler {
   std::shared_ptr<const Impl> impl_;
 };
 
-// HttpStatusForGrpc is the one table from gRPC code to HTTP status: INVALID_ARGUMENT 400,
-// UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, RESOURCE_EXHAUSTED 429,
-// UNAVAILABLE 503, DEADLINE_EXCEEDED 504, everything else 500.
+// HttpStatusForGrpc is the one table from gRPC code to HTTP status: OK 200,
+// INVALID_ARGUMENT 400, UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404,
+// RESOURCE_EXHAUSTED 429, UNAVAILABLE 503, DEADLINE_EXCEEDED 504, everything else 500.
 int HttpStatusForGrpc(grpc::StatusCode code);
 
 }  // namespace passgate::gateway

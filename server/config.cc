@@ -189,6 +189,12 @@ Handler TlsSection(Config::Tls& tls, std::vector<std::string>& ignored) {
                  ignored);
 }
 
+Handler LimitSection(Config::Limit& limit, std::vector<std::string>& ignored) {
+  return Section({{"tokens", Int(&limit.tokens, 1, std::numeric_limits<int>::max())},
+                  {"interval", Duration(&limit.interval)}},
+                 ignored);
+}
+
 // What the walk reads besides Config's own fields.
 struct FileExtras {
   std::optional<int> min_password_length;  // Hanko's older name for password.min_length
@@ -252,6 +258,14 @@ std::vector<Field> RootFields(Config& c, FileExtras& extras, std::vector<std::st
                                    "sqlite:///path.db)");
                              }}},
                            ignored)},
+      {"rate_limiter",
+       Section({{"enabled", Bool(&c.rate_limiter.enabled)},
+                {"store", String(&c.rate_limiter.store)},
+                {"password_limits", LimitSection(c.rate_limiter.password_limits, ignored)},
+                {"ip_limits", LimitSection(c.rate_limiter.ip_limits, ignored)},
+                {"user_limits", LimitSection(c.rate_limiter.user_limits, ignored)},
+                {"max_keys", Int(&c.rate_limiter.max_keys, 1000, kIntMax)}},
+               ignored)},
       {"server",
        Section(
            {{"grpc", Section({{"address", String(&c.grpc.address)},
@@ -527,6 +541,17 @@ absl::Status Validate(Config& c) {
   }
   if (c.grpc.shutdown_grace < std::chrono::seconds(0)) {
     return KeyError("server.grpc.shutdown_grace", "must not be negative");
+  }
+  if (c.rate_limiter.store != "in_memory") {
+    return KeyError("rate_limiter.store",
+                    absl::StrCat("only in_memory is supported in this version, got ",
+                                 Quote(c.rate_limiter.store)));
+  }
+  for (const auto& [key, limit] :
+       {std::pair{"rate_limiter.password_limits.interval", c.rate_limiter.password_limits},
+        std::pair{"rate_limiter.ip_limits.interval", c.rate_limiter.ip_limits},
+        std::pair{"rate_limiter.user_limits.interval", c.rate_limiter.user_limits}}) {
+    if (limit.interval < std::chrono::seconds(1)) return KeyError(key, "must be at least 1s");
   }
   if (absl::Status s = CheckHostPort("server.public.address", c.public_api.address, true);
       !s.ok()) {

@@ -88,8 +88,24 @@ struct Config {
     Tls tls;                                    // server.public.tls.* (HTTPS)
   };
 
+  struct Limit {
+    int tokens;
+    std::chrono::seconds interval;
+  };
+  struct RateLimiter {
+    bool enabled = true;                        // rate_limiter.enabled
+    std::string store = "in_memory";            // rate_limiter.store: in_memory (only)
+    Limit password_limits{5, std::chrono::seconds(60)};  // rate_limiter.password_limits.
+                                                // {tokens,interval}: per (user, client IP)
+    Limit ip_limits{100, std::chrono::seconds(60)};  // rate_limiter.ip_limits: per client IP
+    Limit user_limits{30, std::chrono::seconds(60)};  // rate_limiter.user_limits: per user
+    int max_keys = 1'000'000;                   // rate_limiter.max_keys: windows kept per
+                                                // limit (memory bound), >= 1000
+  };
+
   Password password;
   Session session;
+  RateLimiter rate_limiter;
   Secrets secrets;
   Database database;
   Grpc grpc;

@@ -40,6 +40,17 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFrom(
 
 }  // namespace
 
+LoginLimits LoginLimitsFrom(const Config& config) {
+  const Config::RateLimiter& c = config.rate_limiter;
+  LoginLimits limits;
+  limits.enabled = c.enabled;
+  limits.per_user_and_ip = {c.password_limits.tokens, c.password_limits.interval};
+  limits.per_ip = {c.ip_limits.tokens, c.ip_limits.interval};
+  limits.per_user = {c.user_limits.tokens, c.user_limits.interval};
+  limits.max_keys = static_cast<std::size_t>(c.max_keys);
+  return limits;
+}
+
 int HashingWorkers(const Config& config) {
   if (config.password.hashing.workers > 0) return config.password.hashing.workers;
   const unsigned cores = std::thread::hardware_concurrency();
@@ -58,10 +69,15 @@ GrpcServer::GrpcServer(Runtime& runtime)
       password_change_(*runtime.store, *runtime.hasher, runtime.clock,
                        runtime.config.password.min_length),
       identity_(runtime.config.grpc.trusted_peers),
+      limiter_(runtime.config.rate_limiter.enabled
+                   ? std::make_unique<LoginRateLimiter>(LoginLimitsFrom(runtime.config),
+                                                        runtime.clock)
+                   : nullptr),
       pool_(HashingWorkers(runtime.config), HashingQueue(runtime.config)),
       service_(PasswordAuthService::Dependencies{*runtime.store, *runtime.keys, tokens_, login_,
                                                  password_change_, pool_, identity_,
-                                                 runtime.config.password.enabled}) {}
+                                                 runtime.config.password.enabled,
+                                                 limiter_.get()}) {}
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Runtime& runtime) {
   std::unique_ptr<GrpcServer> server(new GrpcServer(runtime));
@@ -86,7 +102,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Runtime& runtime) 
   }
   Log(LogLevel::kInfo, "grpc listening",
       {{"address", address}, {"port", server->port_}, {"hashing_workers", server->pool_.threads()},
-       {"hashing_queue", server->pool_.queue_capacity()}});
+       {"hashing_queue", server->pool_.queue_capacity()},
+       {"rate_limiter", server->limiter_ != nullptr},
+       {"tls", !runtime.config.grpc.tls.cert_file.empty()}});
   return server;
 }
 

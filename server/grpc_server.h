@@ -49,6 +49,7 @@ class GrpcServer {
   LoginFlow login_;
   PasswordChange password_change_;
   ClientIdentity identity_;
+  std::unique_ptr<LoginRateLimiter> limiter_;  // null when rate_limiter.enabled is false
   WorkerPool pool_;
   PasswordAuthService service_;
   std::unique_ptr<grpc::Server> server_;
@@ -58,6 +59,8 @@ class GrpcServer {
 
 // HashingWorkers / HashingQueue resolve the 0 = automatic defaults of password.hashing.
 int HashingWorkers(const Config& config);
+// LoginLimitsFrom translates rate_limiter.*.
+LoginLimits LoginLimitsFrom(const Config& config);
 int HashingQueue(const Config& config);
 
 }  // namespace passgate::server

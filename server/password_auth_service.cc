@@ -119,6 +119,17 @@ grpc::ServerUnaryReactor* PasswordAuthService::Login(grpc::CallbackServerContext
     return FinishNow(context, checked);
   }
   ClientInfo client = deps_.identity.Resolve(*context);
+  if (deps_.limiter != nullptr) {
+    // Step 4 of Hanko's order: after validation, before any lookup or hashing.
+    const RateDecision decision = deps_.limiter->Check(request->user_id(), client.ip);
+    context->AddInitialMetadata("x-ratelimit-limit", std::to_string(decision.limit));
+    context->AddInitialMetadata("x-ratelimit-remaining", std::to_string(decision.remaining));
+    context->AddInitialMetadata("x-ratelimit-reset", std::to_string(decision.reset.count()));
+    if (!decision.allowed) {
+      context->AddTrailingMetadata("retry-after", std::to_string(decision.reset.count()));
+      return FinishNow(context, absl::ResourceExhaustedError("Too Many Requests"));
+    }
+  }
   return RunHashing(deps_.hashing_pool, context,
                     [this, request, response, client = std::move(client)]() -> absl::Status {
                       absl::StatusOr<IssuedSession> session = deps_.login.Authenticate(

@@ -8,6 +8,7 @@
 #include "server/key_ring.h"
 #include "server/login_flow.h"
 #include "server/password_change.h"
+#include "server/rate_limiter.h"
 #include "server/session_tokens.h"
 #include "server/worker_pool.h"
 #include "storage/store.h"
@@ -34,6 +35,8 @@ class PasswordAuthService final : public passgate::v1::PasswordAuth::CallbackSer
     // password.enabled: when false, Login and SetPassword answer NOT_FOUND "Not Found",
     // as Hanko's routes do (404).
     bool password_enabled = true;
+    // Counts login attempts (rate_limiter.*); null when the limiter is off.
+    LoginRateLimiter* limiter = nullptr;
   };
 
   explicit PasswordAuthService(Dependencies deps);

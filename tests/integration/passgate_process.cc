@@ -99,7 +99,13 @@ std::string WriteTestConfig(const TempDir& dir, const TestConfigExtras& extras) 
                       extras.public_lines +
                       "secrets:\n"
                       "  keys: [\"test-secret-0123456789abcdef\"]\n" +
-                      extras.secrets_lines + extras.extra_sections);
+                      extras.secrets_lines +
+                      // Hanko's test config runs without the limiter (reference §12); tests
+                      // of the limiter configure it themselves.
+                      (extras.extra_sections.find("rate_limiter:") == std::string::npos
+                           ? "rate_limiter:\n  enabled: false\n"
+                           : "") +
+                      extras.extra_sections);
   return path;
 }
 

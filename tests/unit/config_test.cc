@@ -316,8 +316,11 @@ service:
   EXPECT_THAT(
       c.ignored_keys,
       ElementsAre("webauthn", "passcode", "database.database", "database.user", "database.password",
-                  "database.host", "database.port", "session.cookie.retention", "rate_limiter",
+                  "database.host", "database.port", "session.cookie.retention",
                   "server.admin", "audit_log", "service"));
+  EXPECT_FALSE(c.rate_limiter.enabled);
+  EXPECT_EQ(c.rate_limiter.password_limits.tokens, 5);
+  EXPECT_EQ(c.rate_limiter.password_limits.interval, seconds(60));
 }
 
 TEST(ParseConfigTest, MinLengthWinsWhenBothNamesAgree) {
@@ -422,6 +425,12 @@ std::vector<BadConfig> BadConfigs() {
       {"server: {grpc: {trusted_peers: ['10.0.0.0/8']}}", "server.grpc.trusted_peers[0]: "},
       {"server: {grpc: {trusted_peers: 10.0.0.1}}",
        "server.grpc.trusted_peers: expected a list of strings"},
+      // rate limiter
+      {"rate_limiter: {store: redis}", "rate_limiter.store: only in_memory is supported"},
+      {"rate_limiter: {password_limits: {tokens: 0}}", "rate_limiter.password_limits.tokens: "},
+      {"rate_limiter: {ip_limits: {interval: 0s}}",
+       "rate_limiter.ip_limits.interval: must be at least 1s"},
+      {"rate_limiter: {max_keys: 10}", "rate_limiter.max_keys: "},
       // the REST gateway and TLS
       {"server: {public: {trusted_proxies: [proxy]}}",
        "server.public.trusted_proxies[0]: expected an IPv4 or IPv6 address, got \"proxy\""},
