@@ -262,7 +262,8 @@ struct ServerCore {
 // and spares an intermediate message.
 class RequestParser final : public http::basic_parser<true> {
  public:
-  RequestParser(std::size_t max_header_bytes, std::size_t max_body_bytes) {
+  RequestParser(std::size_t max_header_bytes, std::size_t max_body_bytes)
+      : max_extension_bytes_(max_header_bytes) {
     header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
     body_limit(max_body_bytes);
@@ -282,12 +283,19 @@ class RequestParser final : public http::basic_parser<true> {
   }
   void on_response_impl(int, beast::string_view, int, error_code&) override {}
   void on_field_impl(http::field, beast::string_view name, beast::string_view value,
-                     error_code&) override {
+                     error_code& ec) override {
+    // Beast reports chunked trailer fields here too. Taking them as headers would let a body
+    // smuggle in Authorization or Content-Type after the fact; no client of this API sends
+    // trailers, so they are refused (400).
+    if (headers_done_) {
+      ec = http::error::bad_field;
+      return;
+    }
     std::string lower(ToStd(name));
     for (char& c : lower) c = AsciiLower(c);
     request_.headers.emplace_back(std::move(lower), std::string(ToStd(value)));
   }
-  void on_header_impl(error_code&) override {}
+  void on_header_impl(error_code&) override { headers_done_ = true; }
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
     if (length) request_.body.reserve(*length);  // Beast has checked it against body_limit
   }
@@ -295,7 +303,13 @@ class RequestParser final : public http::basic_parser<true> {
     request_.body.append(body.data(), body.size());
     return body.size();
   }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+  void on_chunk_header_impl(std::uint64_t, beast::string_view extensions,
+                            error_code& ec) override {
+    // Chunk extensions are ignored, but they count neither as header nor as body for Beast:
+    // cap their total like headers (431), or a client could stream them without end.
+    extension_bytes_ += extensions.size();
+    if (extension_bytes_ > max_extension_bytes_) ec = http::error::header_limit;
+  }
   std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code&) override {
     request_.body.append(body.data(), body.size());
     return body.size();
@@ -305,6 +319,9 @@ class RequestParser final : public http::basic_parser<true> {
   HttpRequest request_;
   http::verb method_ = http::verb::unknown;
   int version_ = 11;
+  bool headers_done_ = false;
+  const std::size_t max_extension_bytes_;
+  std::size_t extension_bytes_ = 0;
 };
 
 // Session serves one connection; Stream is beast::tcp_stream or ssl_stream<tcp_stream>.
@@ -318,7 +335,12 @@ class Session final : public ResponseSink, public std::enable_shared_from_this<S
       : core_(core),
         stream_(std::forward<StreamArgs>(stream_args)...),
         executor_(stream_.get_executor()),
-        peer_ip_(std::move(peer_ip)) {}
+        peer_ip_(std::move(peer_ip)) {
+    // Bound what one connection may buffer: a whole request at the limits plus read slack.
+    // Beast does not count a chunk-size line or trailer toward its limits, so without this
+    // a single line could grow the buffer without end (the read then fails: 413).
+    buffer_.max_size(core.options.max_header_bytes + core.options.max_body_bytes + 2 * kReadChunk);
+  }
 
   ~Session() override { core_.connections.fetch_sub(1); }
 
@@ -412,7 +434,7 @@ class Session final : public ResponseSink, public std::enable_shared_from_this<S
 
   void OnReadError(const error_code& ec) {
     if (ec == http::error::header_limit) return Fail(431);
-    if (ec == http::error::body_limit) return Fail(413);
+    if (ec == http::error::body_limit || ec == http::error::buffer_overflow) return Fail(413);
     if (ec == http::error::bad_version) return Fail(IsWellFormedVersion() ? 505 : 400);
     // end_of_stream / partial_message: the client left. Anything else outside Beast's HTTP
     // category is a timeout (the stream is already closed) or a transport error.
@@ -551,6 +573,8 @@ class Session final : public ResponseSink, public std::enable_shared_from_this<S
   }
 
   void Drain() {
+    // What is drained is thrown away; never let it grow the (size-capped) buffer.
+    buffer_.consume(buffer_.size());
     Tcp().async_read_some(buffer_.prepare(kReadChunk),
                           [self = this->shared_from_this()](const error_code& ec, std::size_t n) {
                             self->drained_ += n;

@@ -258,6 +258,12 @@ std::vector<Field> RootFields(Config& c, FileExtras& extras, std::vector<std::st
                                    "sqlite:///path.db)");
                              }}},
                            ignored)},
+      {"audit_log",
+       Section({{"console_output",
+                 Section({{"enabled", Bool(&c.audit_log.console_enabled)},
+                          {"output", String(&c.audit_log.console_output)}},
+                         ignored)}},
+               ignored)},
       {"rate_limiter",
        Section({{"enabled", Bool(&c.rate_limiter.enabled)},
                 {"store", String(&c.rate_limiter.store)},
@@ -541,6 +547,10 @@ absl::Status Validate(Config& c) {
   }
   if (c.grpc.shutdown_grace < std::chrono::seconds(0)) {
     return KeyError("server.grpc.shutdown_grace", "must not be negative");
+  }
+  if (c.audit_log.console_output != "stdout" && c.audit_log.console_output != "stderr") {
+    return KeyError("audit_log.console_output.output",
+                    absl::StrCat("must be stdout or stderr, got ", Quote(c.audit_log.console_output)));
   }
   if (c.rate_limiter.store != "in_memory") {
     return KeyError("rate_limiter.store",

@@ -103,9 +103,15 @@ struct Config {
                                                 // limit (memory bound), >= 1000
   };
 
+  struct AuditLog {
+    bool console_enabled = true;                // audit_log.console_output.enabled
+    std::string console_output = "stdout";      // audit_log.console_output.output: stdout|stderr
+  };
+
   Password password;
   Session session;
   RateLimiter rate_limiter;
+  AuditLog audit_log;
   Secrets secrets;
   Database database;
   Grpc grpc;

@@ -40,6 +40,12 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFrom(
 
 }  // namespace
 
+std::unique_ptr<AuditLog> AuditLogFrom(const Config& config) {
+  if (!config.audit_log.console_enabled) return std::make_unique<NullAuditLog>();
+  return std::make_unique<JsonLinesAuditLog>(config.audit_log.console_output == "stderr" ? stderr
+                                                                                         : stdout);
+}
+
 LoginLimits LoginLimitsFrom(const Config& config) {
   const Config::RateLimiter& c = config.rate_limiter;
   LoginLimits limits;
@@ -64,10 +70,11 @@ int HashingQueue(const Config& config) {
 
 GrpcServer::GrpcServer(Runtime& runtime)
     : runtime_(runtime),
+      audit_(AuditLogFrom(runtime.config)),
       tokens_(*runtime.store, *runtime.keys, runtime.clock, SessionPolicyFrom(runtime.config)),
-      login_(*runtime.store, *runtime.hasher, tokens_, runtime.clock),
+      login_(*runtime.store, *runtime.hasher, tokens_, runtime.clock, *audit_),
       password_change_(*runtime.store, *runtime.hasher, runtime.clock,
-                       runtime.config.password.min_length),
+                       runtime.config.password.min_length, *audit_),
       identity_(runtime.config.grpc.trusted_peers),
       limiter_(runtime.config.rate_limiter.enabled
                    ? std::make_unique<LoginRateLimiter>(LoginLimitsFrom(runtime.config),

@@ -45,6 +45,7 @@ class GrpcServer {
   explicit GrpcServer(Runtime& runtime);
 
   Runtime& runtime_;
+  std::unique_ptr<AuditLog> audit_;
   SessionTokens tokens_;
   LoginFlow login_;
   PasswordChange password_change_;
@@ -59,6 +60,8 @@ class GrpcServer {
 
 // HashingWorkers / HashingQueue resolve the 0 = automatic defaults of password.hashing.
 int HashingWorkers(const Config& config);
+// AuditLogFrom builds the audit log of audit_log.console_output.*.
+std::unique_ptr<AuditLog> AuditLogFrom(const Config& config);
 // LoginLimitsFrom translates rate_limiter.*.
 LoginLimits LoginLimitsFrom(const Config& config);
 int HashingQueue(const Config& config);

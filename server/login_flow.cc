@@ -14,8 +14,8 @@ absl::Status InternalError(std::string_view what, const absl::Status& detail) {
 }
 
 LoginFlow::LoginFlow(storage::Store& store, const PasswordHasher& hasher,
-                     const SessionTokens& tokens, const Clock& clock)
-    : store_(store), hasher_(hasher), tokens_(tokens), clock_(clock) {}
+                     const SessionTokens& tokens, const Clock& clock, AuditLog& audit)
+    : store_(store), hasher_(hasher), tokens_(tokens), clock_(clock), audit_(audit) {}
 
 absl::Status LoginFlow::CheckRequest(std::string_view user_id, std::string_view password) {
   if (absl::Status fields = CheckUserIdAndPassword(user_id, password); !fields.ok()) {
@@ -36,18 +36,29 @@ absl::StatusOr<IssuedSession> LoginFlow::Authenticate(std::string_view user_id,
       store_.FindPassword(user_id);
   if (!credential.ok()) return InternalError("password lookup failed", credential.status());
 
+  const auto failed = [&](const char* reason) {
+    AuditEvent event{"password_login_failed", reason, client, std::string(user_id), ""};
+    if (user->has_value()) {
+      if (const storage::Email* email = (*user)->PrimaryEmail()) event.email = email->address;
+    }
+    audit_.Record(event);
+    return unauthorized;
+  };
   if (!credential->has_value()) {
     // Same work as a wrong password, so timing does not tell whether the user exists.
     hasher_.DummyVerify(password);
-    return unauthorized;
+    return failed(user->has_value() ? "no credential" : "unknown user");
   }
   const std::string& stored_hash = (*credential)->hash;
-  if (!hasher_.Verify(password, stored_hash)) return unauthorized;
+  if (!hasher_.Verify(password, stored_hash)) return failed("hash mismatch");
 
   if (hasher_.NeedsRehash(stored_hash)) UpgradeHash(user_id, stored_hash, password);
 
   absl::StatusOr<IssuedSession> session = tokens_.Issue(**user, client);
   if (!session.ok()) return InternalError("issuing session failed", session.status());
+  const storage::Email* email = (*user)->PrimaryEmail();
+  audit_.Record({"password_login_succeeded", "", client, std::string(user_id),
+                 email != nullptr ? email->address : ""});
   return session;
 }
 

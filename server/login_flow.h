@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/audit_log.h"
 #include "server/clock.h"
 #include "server/password_hasher.h"
 #include "server/session_tokens.h"
@@ -21,7 +22,7 @@ namespace passgate::server {
 class LoginFlow {
  public:
   LoginFlow(storage::Store& store, const PasswordHasher& hasher, const SessionTokens& tokens,
-            const Clock& clock);
+            const Clock& clock, AuditLog& audit);
 
   // CheckRequest runs steps 2 and 3: field validation and the 72-byte limit, for every
   // user alike (so the limit cannot reveal who exists). kInvalidArgument with Hanko's text.
@@ -42,6 +43,7 @@ class LoginFlow {
   const PasswordHasher& hasher_;
   const SessionTokens& tokens_;
   const Clock& clock_;
+  AuditLog& audit_;
 };
 
 // InternalError is the one message clients see for any server-side failure; `detail` goes

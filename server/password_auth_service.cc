@@ -157,10 +157,12 @@ grpc::ServerUnaryReactor* PasswordAuthService::SetPassword(
       !checked.ok()) {
     return FinishNow(context, checked);
   }
+  ClientInfo client = deps_.identity.Resolve(*context);
   return RunHashing(deps_.hashing_pool, context,
-                    [this, request, response, caller = *std::move(caller)]() -> absl::Status {
+                    [this, request, response, caller = *std::move(caller),
+                     client = std::move(client)]() -> absl::Status {
                       absl::StatusOr<bool> created = deps_.password_change.Apply(
-                          caller, request->user_id(), request->password());
+                          caller, request->user_id(), request->password(), client);
                       if (!created.ok()) return created.status();
                       response->set_created(*created);
                       return absl::OkStatus();

@@ -9,8 +9,8 @@
 namespace passgate::server {
 
 PasswordChange::PasswordChange(storage::Store& store, const PasswordHasher& hasher,
-                               const Clock& clock, int min_length)
-    : store_(store), hasher_(hasher), clock_(clock), min_length_(min_length) {}
+                               const Clock& clock, int min_length, AuditLog& audit)
+    : store_(store), hasher_(hasher), clock_(clock), min_length_(min_length), audit_(audit) {}
 
 absl::Status PasswordChange::CheckRequest(std::string_view user_id,
                                           std::string_view password) const {
@@ -22,11 +22,25 @@ absl::Status PasswordChange::CheckRequest(std::string_view user_id,
 }
 
 absl::StatusOr<bool> PasswordChange::Apply(const SessionClaims& caller, std::string_view user_id,
-                                           std::string_view password) const {
+                                           std::string_view password,
+                                           const ClientInfo& client) const {
   absl::StatusOr<std::optional<storage::User>> user = store_.FindUser(user_id);
   if (!user.ok()) return InternalError("user lookup failed", user.status());
-  if (!user->has_value()) return absl::UnauthenticatedError("Unauthorized");
-  if (caller.subject != (*user)->id) return absl::PermissionDeniedError("Forbidden");
+  const auto audit = [&](const char* type, const char* reason) {
+    AuditEvent event{type, reason, client, std::string(user_id), ""};
+    if (user->has_value()) {
+      if (const storage::Email* email = (*user)->PrimaryEmail()) event.email = email->address;
+    }
+    audit_.Record(event);
+  };
+  if (!user->has_value()) {
+    audit("password_set_failed", "unknown user");
+    return absl::UnauthenticatedError("Unauthorized");
+  }
+  if (caller.subject != (*user)->id) {
+    audit("password_set_failed", "forbidden");
+    return absl::PermissionDeniedError("Forbidden");
+  }
 
   absl::StatusOr<std::string> hash = hasher_.Hash(password);
   if (!hash.ok()) return InternalError("hashing password failed", hash.status());
@@ -36,6 +50,7 @@ absl::StatusOr<bool> PasswordChange::Apply(const SessionClaims& caller, std::str
     if (absl::IsNotFound(created.status())) return absl::UnauthenticatedError("Unauthorized");
     return InternalError("storing password failed", created.status());
   }
+  audit("password_set_succeeded", "");
   return created;
 }
 

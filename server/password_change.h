@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/audit_log.h"
 #include "server/clock.h"
 #include "server/password_hasher.h"
 #include "server/session_tokens.h"
@@ -19,7 +20,7 @@ class PasswordChange {
  public:
   // REQUIRES: 1 <= min_length <= 72.
   PasswordChange(storage::Store& store, const PasswordHasher& hasher, const Clock& clock,
-                 int min_length);
+                 int min_length, AuditLog& audit);
 
   // CheckRequest: Hanko's field texts, then "password must be at least N characters long"
   // (code points), then the 72-byte limit. kInvalidArgument.
@@ -30,13 +31,14 @@ class PasswordChange {
   // "Unauthorized" for an unknown user, kPermissionDenied "Forbidden" when caller.subject
   // differs, kInternal otherwise. Hashes once: call it on a hashing worker.
   absl::StatusOr<bool> Apply(const SessionClaims& caller, std::string_view user_id,
-                             std::string_view password) const;
+                             std::string_view password, const ClientInfo& client = {}) const;
 
  private:
   storage::Store& store_;
   const PasswordHasher& hasher_;
   const Clock& clock_;
   const int min_length_;
+  AuditLog& audit_;
 };
 
 }  // namespace passgate::server

@@ -1,5 +1,6 @@
 // The real `passgate serve` on loopback, driven by the generated gRPC stub: Hanko's login
 // cases (reference §2, §12), token shape (§5), sessions and restarts.
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,27 @@ TEST_F(LoginTest, BcryptHashIsUpgradedToArgon2idAfterLogin) {
   EXPECT_TRUE(upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")) << upgraded.substr(0, 30);
   EXPECT_TRUE(Login(kJohn, "SuperSecure").ok());
   EXPECT_EQ(Login(kJohn, "verybadpassword").error_code(), StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(LoginTest, LoginsAreAuditedAsJsonLinesWithMaskedEmails) {
+  ASSERT_TRUE(Login(kJohn, "SuperSecure").ok());
+  ASSERT_FALSE(Login(kUnknown, "verybadpassword").ok());
+  ASSERT_FALSE(Login("not-a-uuid", "x").ok());  // 400: no audit event
+  std::vector<nlohmann::json> events;
+  std::istringstream lines(server_->Log());
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json event = nlohmann::json::parse(line, nullptr, false);
+    if (event.is_object() && event.value("audience", "") == "audit") events.push_back(event);
+  }
+  ASSERT_EQ(events.size(), 2u) << server_->Log();
+  EXPECT_EQ(events[0]["type"], "password_login_succeeded");
+  EXPECT_EQ(events[0]["user_id"], kJohn);
+  EXPECT_EQ(events[0]["email"], "j*********@example.com");
+  EXPECT_EQ(events[0]["source_ip"], "127.0.0.1");
+  EXPECT_FALSE(events[0]["request_id"].get<std::string>().empty());
+  EXPECT_EQ(events[1]["type"], "password_login_failed");
+  EXPECT_EQ(events[1]["reason"], "unknown user");
+  EXPECT_EQ(server_->Log().find("john.doe+1@example.com"), std::string::npos);
 }
 
 TEST_F(LoginTest, ValidateSessionChecksSignatureExpiryAndRow) {

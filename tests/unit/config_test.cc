@@ -317,7 +317,8 @@ service:
       c.ignored_keys,
       ElementsAre("webauthn", "passcode", "database.database", "database.user", "database.password",
                   "database.host", "database.port", "session.cookie.retention",
-                  "server.admin", "audit_log", "service"));
+                  "server.admin", "service"));
+  EXPECT_TRUE(c.audit_log.console_enabled);
   EXPECT_FALSE(c.rate_limiter.enabled);
   EXPECT_EQ(c.rate_limiter.password_limits.tokens, 5);
   EXPECT_EQ(c.rate_limiter.password_limits.interval, seconds(60));

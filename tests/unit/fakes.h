@@ -7,11 +7,13 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <vector>
 #include <string_view>
 #include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "server/audit_log.h"
 #include "server/clock.h"
 #include "server/password_hasher.h"
 
@@ -89,6 +91,23 @@ class FakeHasher final : public server::PasswordHasher {
   mutable absl::Mutex mu_;
   std::string legacy_hash_ ABSL_GUARDED_BY(mu_);
   std::string legacy_password_ ABSL_GUARDED_BY(mu_);
+};
+
+// RecordingAuditLog keeps every event for assertions.
+class RecordingAuditLog final : public server::AuditLog {
+ public:
+  void Record(const server::AuditEvent& event) override {
+    absl::MutexLock lock(&mu_);
+    events_.push_back(event);
+  }
+  std::vector<server::AuditEvent> events() const {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<server::AuditEvent> events_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace passgate::testing

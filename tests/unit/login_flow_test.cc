@@ -18,6 +18,7 @@ namespace {
 using std::chrono::seconds;
 using testing::FakeClock;
 using testing::FakeHasher;
+using testing::RecordingAuditLog;
 
 // Hanko's fixture users (reference §12).
 constexpr char kJohnId[] = "38bf5a00-d7ea-40a5-a5de-48722c148925";        // has a password
@@ -39,7 +40,7 @@ class LoginFlowTest : public ::testing::Test {
     policy.lifespan = seconds(3600);
     if (keys_ != nullptr) {
       tokens_ = std::make_unique<SessionTokens>(*store_, *keys_, clock_, policy);
-      flow_ = std::make_unique<LoginFlow>(*store_, hasher_, *tokens_, clock_);
+      flow_ = std::make_unique<LoginFlow>(*store_, hasher_, *tokens_, clock_, audit_);
     }
   }
 
@@ -90,6 +91,7 @@ class LoginFlowTest : public ::testing::Test {
   FakeClock clock_;
   std::unique_ptr<KeyRing> keys_;
   std::unique_ptr<SessionTokens> tokens_;
+  RecordingAuditLog audit_;
   std::unique_ptr<LoginFlow> flow_;
   const ClientInfo client_{"198.51.100.4", "hanko-frontend-sdk/0.12.0", "req-7"};
 };
@@ -193,6 +195,33 @@ TEST_F(LoginFlowTest, FailuresAreIndistinguishable) {
       << "every failure does exactly one verification";
 }
 
+TEST_F(LoginFlowTest, EveryOutcomeIsAuditedWithItsReason) {
+  ASSERT_TRUE(flow_->Authenticate(kJohnId, kPassword, client_).ok());
+  (void)flow_->Authenticate(kJohnId, "verybadpassword", client_);
+  (void)flow_->Authenticate(kNoPasswordId, "verybadpassword", client_);
+  (void)flow_->Authenticate(kUnknownId, "verybadpassword", client_);
+  const std::vector<AuditEvent> events = audit_.events();
+  ASSERT_EQ(events.size(), 4u);
+  const struct {
+    const char* type;
+    const char* reason;
+    const char* user_id;
+    const char* email;
+  } want[] = {
+      {"password_login_succeeded", "", kJohnId, "john.doe+1@example.com"},
+      {"password_login_failed", "hash mismatch", kJohnId, "john.doe+1@example.com"},
+      {"password_login_failed", "no credential", kNoPasswordId, "john.doe@example.com"},
+      {"password_login_failed", "unknown user", kUnknownId, ""},
+  };
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].type, want[i].type) << i;
+    EXPECT_EQ(events[i].reason, want[i].reason) << i;
+    EXPECT_EQ(events[i].user_id, want[i].user_id) << i;
+    EXPECT_EQ(events[i].email, want[i].email) << i;
+    EXPECT_EQ(events[i].client.ip, "198.51.100.4") << i;
+  }
+}
+
 TEST_F(LoginFlowTest, BcryptHashIsUpgradedAfterLogin) {
   ReplaceHash(kJohnId, kBcryptHash);
   hasher_.AcceptLegacy(kBcryptHash, kPassword);
@@ -236,6 +265,19 @@ TEST_F(LoginFlowTest, ShortCorrectPasswordLogsIn) {
   ASSERT_TRUE(session.ok()) << session.status();
   EXPECT_EQ(session->claims.subject, kJohnId);
   ExpectUnauthorized(flow_->Authenticate(kJohnId, "abd", client_), "short wrong password");
+}
+
+}  // namespace
+}  // namespace passgate::server
+
+namespace passgate::server {
+namespace {
+
+TEST(MaskEmailTest, KeepsFirstCharacterAndDomain) {
+  EXPECT_EQ(MaskEmail("john.doe+1@example.com"), "j*********@example.com");
+  EXPECT_EQ(MaskEmail("a@example.com"), "a@example.com");
+  EXPECT_EQ(MaskEmail("@example.com"), "@example.com");
+  EXPECT_EQ(MaskEmail("no-at-sign"), "**********");
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ namespace {
 using std::chrono::seconds;
 using testing::FakeClock;
 using testing::FakeHasher;
+using testing::RecordingAuditLog;
 
 // Hanko's fixture users (reference §12).
 constexpr char kJohnId[] = "38bf5a00-d7ea-40a5-a5de-48722c148925";        // has a password
@@ -64,7 +65,8 @@ class PasswordChangeTest : public ::testing::Test {
   std::unique_ptr<storage::Store> store_ = storage::NewMemoryStore();
   FakeHasher hasher_;
   FakeClock clock_;
-  PasswordChange change_{*store_, hasher_, clock_, /*min_length=*/8};
+  RecordingAuditLog audit_;
+  PasswordChange change_{*store_, hasher_, clock_, /*min_length=*/8, audit_};
 };
 
 // S1: PUT as b5dd…, body b5dd… / verybadpassword → 201 (created).
@@ -169,7 +171,7 @@ TEST_F(PasswordChangeTest, CheckRequestTexts) {
 }
 
 TEST_F(PasswordChangeTest, MinLengthIsConfigurable) {
-  const PasswordChange strict(*store_, hasher_, clock_, /*min_length=*/12);
+  const PasswordChange strict(*store_, hasher_, clock_, /*min_length=*/12, audit_);
   const absl::Status status = strict.CheckRequest(kJohnId, "verybadpass");  // 11
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(std::string(status.message()), "password must be at least 12 characters long");
