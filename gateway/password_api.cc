@@ -200,9 +200,10 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
   using FoundSession = std::function<void(const grpc::Status& status, const std::string* token,
                                           const ValidateSessionResponse* reply)>;
 
-  Impl(GatewayOptions options_in, PasswordAuthClient& client_in)
+  Impl(GatewayOptions options_in, std::shared_ptr<PasswordAuthClient> client_in)
       : options(std::move(options_in)),
-        client(client_in),
+        client_owner(std::move(client_in)),
+        client(*client_owner),
         client_ip_resolver(options.trusted_proxies),
         cors({.allow_origins = options.cors_allow_origins,
               .unsafe_wildcard_origin_allowed = options.cors_unsafe_wildcard_origin_allowed,
@@ -447,13 +448,14 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
   }
 
   GatewayOptions options;
+  std::shared_ptr<PasswordAuthClient> client_owner;
   PasswordAuthClient& client;
   ClientIpResolver client_ip_resolver;
   CorsPolicy cors;
 };
 
-PasswordApi::PasswordApi(GatewayOptions options, PasswordAuthClient& client)
-    : impl_(std::make_shared<const Impl>(std::move(options), client)) {}
+PasswordApi::PasswordApi(GatewayOptions options, std::shared_ptr<PasswordAuthClient> client)
+    : impl_(std::make_shared<const Impl>(std::move(options), std::move(client))) {}
 
 void PasswordApi::Handle(HttpRequest request, Responder respond) {
   impl_->Handle(std::move(request), std::move(respond));

@@ -37,7 +37,9 @@ struct GatewayOptions {
 // It holds no authentication logic: it checks the JSON shape, forwards, and maps.
 class PasswordApi final : public HttpHandler {
  public:
-  PasswordApi(GatewayOptions options, PasswordAuthClient& client);
+  // The API shares ownership of `client`: answers and follow-up calls (a second token to
+  // validate, SetPassword after validation) may still run after the API itself is gone.
+  PasswordApi(GatewayOptions options, std::shared_ptr<PasswordAuthClient> client);
   void Handle(HttpRequest request, Responder respond) override;
 
  private:

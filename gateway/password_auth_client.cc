@@ -110,6 +110,10 @@ class GrpcPasswordAuthClient final : public PasswordAuthClient {
 
   // Finish runs on a gRPC thread once the call completed (successfully or not); the
   // initial-metadata accessor is safe then because the callback API always asks for it.
+  // The call (whose ClientContext holds a channel reference) is freed before `done` runs: a
+  // caller may drop its last handle on the client as soon as `done` returned, and if this
+  // callback thread then released the channel's last reference, gRPC 1.51 would join the
+  // thread from itself and delete the completion queue under it (grpc/grpc#32584).
   template <typename Request, typename Response>
   static void Finish(Call<Request, Response>* raw, grpc::Status status) {
     std::unique_ptr<Call<Request, Response>> call(raw);
@@ -117,7 +121,10 @@ class GrpcPasswordAuthClient final : public PasswordAuthClient {
     result.status = std::move(status);
     CopyMetadata(call->context.GetServerInitialMetadata(), result.metadata);
     CopyMetadata(call->context.GetServerTrailingMetadata(), result.metadata);
-    call->done(std::move(result), std::move(call->response));
+    Response response = std::move(call->response);
+    PasswordAuthClient::Done<Response> done = std::move(call->done);
+    call.reset();
+    done(std::move(result), std::move(response));
   }
 
   std::unique_ptr<PasswordAuth::Stub> stub_;

@@ -33,7 +33,6 @@ void WaitForStopSignal(const sigset_t& stop_signals) {
 
 // Gateway is the REST side: an HTTP server whose handler calls the service over `channel`.
 struct Gateway {
-  std::unique_ptr<gateway::PasswordAuthClient> client;
   std::unique_ptr<gateway::PasswordApi> api;
   std::unique_ptr<gateway::HttpServer> http;
 };
@@ -41,11 +40,11 @@ struct Gateway {
 absl::StatusOr<Gateway> StartGateway(const server::Config& config,
                                      std::shared_ptr<grpc::Channel> channel) {
   Gateway gateway;
-  gateway.client = gateway::NewGrpcPasswordAuthClient(
-      std::move(channel),
-      std::chrono::duration_cast<std::chrono::milliseconds>(config.public_api.upstream_deadline));
-  gateway.api =
-      std::make_unique<gateway::PasswordApi>(GatewayOptionsFrom(config), *gateway.client);
+  gateway.api = std::make_unique<gateway::PasswordApi>(
+      GatewayOptionsFrom(config),
+      gateway::NewGrpcPasswordAuthClient(std::move(channel),
+                                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             config.public_api.upstream_deadline)));
   absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
       gateway::HttpServer::Start(HttpServerOptionsFrom(config), *gateway.api);
   if (!http.ok()) {

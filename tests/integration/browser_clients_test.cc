@@ -7,16 +7,13 @@
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/integration/grpc_fixture.h"
@@ -29,48 +26,6 @@ constexpr char kJsdomOrigin[] = "http://app.localhost.test";
 constexpr char kChromium[] = "/usr/bin/chromium";
 
 std::string JsDir() { return std::string(PASSGATE_SOURCE_DIR) + "/tests/integration/js"; }
-
-std::string DrainFd(int fd) {
-  std::string out;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = read(fd, buffer, sizeof buffer)) > 0) out.append(buffer, static_cast<size_t>(n));
-  return out;
-}
-
-// RunProgram runs argv[0] (looked up on PATH) to completion, stdin closed, and collects its
-// standard output and error.
-CommandResult RunProgram(std::vector<std::string> args) {
-  int out_pipe[2], err_pipe[2];
-  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) std::abort();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
-    dup2(out_pipe[1], 1);
-    dup2(err_pipe[1], 2);
-    for (int fd : {devnull, out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    const std::string message = "cannot run " + args[0] + ": " + std::strerror(errno) + "\n";
-    [[maybe_unused]] ssize_t written = write(2, message.data(), message.size());
-    _exit(127);
-  }
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  CommandResult result;
-  std::thread err_reader([&] { result.err = DrainFd(err_pipe[0]); });
-  result.out = DrainFd(out_pipe[0]);
-  err_reader.join();
-  close(out_pipe[0]);
-  close(err_pipe[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
-}
 
 // MissingModules lists the dependencies of js/package.json that node_modules lacks, or holds
 // at another version than the one pinned there (empty: nothing to install).
@@ -111,7 +66,7 @@ const NodeSetup& EnsureNodeModules() {
       result.ok = true;
     } else {
       const CommandResult npm =
-          RunProgram({"npm", "ci", "--prefix", JsDir(), "--no-audit", "--no-fund",
+          RunCommand({"npm", "ci", "--prefix", JsDir(), "--no-audit", "--no-fund",
                       "--prefer-offline", "--no-update-notifier"});
       const std::vector<std::string> still_missing = MissingModules();
       result.ok = npm.exit_code == 0 && still_missing.empty();
@@ -168,7 +123,7 @@ struct ScriptReport {
 ScriptReport RunNodeScript(const std::string& script, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"node", JsDir() + "/" + script};
   argv.insert(argv.end(), args.begin(), args.end());
-  const CommandResult run = RunProgram(argv);
+  const CommandResult run = RunCommand(argv);
   ScriptReport result;
   result.exit_code = run.exit_code;
   result.output = "stdout:\n" + run.out + "stderr:\n" + run.err;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -109,8 +110,8 @@ std::string WriteTestConfig(const TempDir& dir, const TestConfigExtras& extras) 
   return path;
 }
 
-CommandResult RunPassgate(const std::vector<std::string>& args, const std::string& stdin_text,
-                          const std::vector<std::string>& env) {
+CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::string& stdin_text,
+                         const std::vector<std::string>& env) {
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0 || pipe(err_pipe) != 0) std::abort();
   const pid_t pid = fork();
@@ -122,10 +123,11 @@ CommandResult RunPassgate(const std::vector<std::string>& args, const std::strin
       close(fd);
     }
     ApplyEnv(env);
-    std::vector<std::string> full = {PassgateBinary()};
-    full.insert(full.end(), args.begin(), args.end());
+    std::vector<std::string> full = argv_in;
     std::vector<char*> argv = Argv(full);
-    execv(argv[0], argv.data());
+    execvp(argv[0], argv.data());
+    const std::string message = "cannot run " + argv_in[0] + ": " + std::strerror(errno) + "\n";
+    [[maybe_unused]] ssize_t written = write(2, message.data(), message.size());
     _exit(127);
   }
   close(in_pipe[0]);
@@ -146,6 +148,13 @@ CommandResult RunPassgate(const std::vector<std::string>& args, const std::strin
   waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+CommandResult RunPassgate(const std::vector<std::string>& args, const std::string& stdin_text,
+                          const std::vector<std::string>& env) {
+  std::vector<std::string> full = {PassgateBinary()};
+  full.insert(full.end(), args.begin(), args.end());
+  return RunCommand(full, stdin_text, env);
 }
 
 std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& config_path,

@@ -49,6 +49,12 @@ struct CommandResult {
   std::string err;
 };
 
+// RunCommand runs argv[0] (a path, or a name looked up on PATH) to completion with
+// `stdin_text` on standard input and `env` ("NAME=value") added to the environment, and
+// collects its standard output and error. Exit code 127: the program could not be started.
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "",
+                         const std::vector<std::string>& env = {});
+
 // RunPassgate runs `passgate args...` to completion with `stdin_text` on standard input.
 CommandResult RunPassgate(const std::vector<std::string>& args, const std::string& stdin_text = "",
                           const std::vector<std::string>& env = {});

@@ -150,11 +150,11 @@ google::protobuf::Timestamp Time(std::int64_t seconds, int nanos = 0) {
 class PasswordApiTest : public ::testing::Test {
  protected:
   PasswordApiTest() {
-    fake_.login_response.set_session_token(kJwt);
-    fake_.login_response.set_expires_in_seconds(43200);
-    fake_.login_response.set_session_id("7c6b0e46-6f07-4b5c-9a35-36c5b0b1f2a1");
-    fake_.login_response.set_user_id(kUserId);
-    fake_.valid_session.set_is_valid(true);
+    fake_->login_response.set_session_token(kJwt);
+    fake_->login_response.set_expires_in_seconds(43200);
+    fake_->login_response.set_session_id("7c6b0e46-6f07-4b5c-9a35-36c5b0b1f2a1");
+    fake_->login_response.set_user_id(kUserId);
+    fake_->valid_session.set_is_valid(true);
   }
 
   HttpResponse Run(HttpRequest request) {
@@ -166,7 +166,7 @@ class PasswordApiTest : public ::testing::Test {
   }
 
   GatewayOptions options_;
-  FakePasswordAuthClient fake_;
+  std::shared_ptr<FakePasswordAuthClient> fake_ = std::make_shared<FakePasswordAuthClient>();
 };
 
 // --- Status table ------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ TEST_F(PasswordApiTest, UnknownPathsAre404) {
       EXPECT_EQ(Header(response, "Allow"), std::nullopt);
     }
   }
-  EXPECT_EQ(fake_.login_calls + fake_.set_password_calls + fake_.jwks_calls, 0);
+  EXPECT_EQ(fake_->login_calls + fake_->set_password_calls + fake_->jwks_calls, 0);
 }
 
 TEST_F(PasswordApiTest, WrongMethodIs405WithEchoAllowHeader) {
@@ -251,7 +251,7 @@ TEST_F(PasswordApiTest, QueryIsIgnored) {
   HttpRequest request = LoginRequestWith(R"({"user_id":"u","password":"p"})");
   request.query = "user_id=other";
   EXPECT_EQ(Run(std::move(request)).status, 200);
-  EXPECT_EQ(fake_.last_login.user_id(), "u");
+  EXPECT_EQ(fake_->last_login.user_id(), "u");
 }
 
 TEST_F(PasswordApiTest, PasswordsDisabledMakesPasswordRoutesUnknown) {
@@ -263,7 +263,7 @@ TEST_F(PasswordApiTest, PasswordsDisabledMakesPasswordRoutesUnknown) {
       EXPECT_EQ(response.body, ErrorBody(404, "Not Found"));
     }
   }
-  EXPECT_EQ(fake_.login_calls + fake_.set_password_calls, 0);
+  EXPECT_EQ(fake_->login_calls + fake_->set_password_calls, 0);
   EXPECT_EQ(Run(Request("GET", "/.well-known/jwks.json")).status, 200);
 }
 
@@ -280,7 +280,7 @@ TEST_F(PasswordApiTest, NonJsonMediaTypeIs415) {
   HttpRequest no_type = Request("POST", "/password/login", "{}");
   no_type.headers.clear();
   EXPECT_EQ(Run(std::move(no_type)).status, 415);
-  EXPECT_EQ(fake_.login_calls, 0);
+  EXPECT_EQ(fake_->login_calls, 0);
 }
 
 TEST_F(PasswordApiTest, JsonMediaTypeVariantsAreAccepted) {
@@ -289,18 +289,18 @@ TEST_F(PasswordApiTest, JsonMediaTypeVariantsAreAccepted) {
     HttpResponse response = Run(Request("POST", "/password/login", "{}", {{"content-type", type}}));
     EXPECT_EQ(response.status, 200) << type;
   }
-  EXPECT_EQ(fake_.login_calls, 4);
+  EXPECT_EQ(fake_->login_calls, 4);
 }
 
 TEST_F(PasswordApiTest, EmptyBodyBindsNothingWhateverTheMediaType) {
-  fake_.login_result.status =
+  fake_->login_result.status =
       grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                    "user_id is a required field and password is a required field");
   HttpRequest request = Request("POST", "/password/login", "", {{"content-type", "text/plain"}});
   HttpResponse response = Run(std::move(request));
-  EXPECT_EQ(fake_.login_calls, 1);
-  EXPECT_EQ(fake_.last_login.user_id(), "");
-  EXPECT_EQ(fake_.last_login.password(), "");
+  EXPECT_EQ(fake_->login_calls, 1);
+  EXPECT_EQ(fake_->last_login.user_id(), "");
+  EXPECT_EQ(fake_->last_login.password(), "");
   EXPECT_EQ(response.status, 400);
   EXPECT_EQ(response.body,
             ErrorBody(400, "user_id is a required field and password is a required field"));
@@ -308,10 +308,10 @@ TEST_F(PasswordApiTest, EmptyBodyBindsNothingWhateverTheMediaType) {
 
 TEST_F(PasswordApiTest, NullBodyBindsNothing) {
   for (const char* body : {"null", "  null\n", "null garbage"}) {
-    fake_.last_login.set_user_id("stale");
+    fake_->last_login.set_user_id("stale");
     EXPECT_EQ(Run(LoginRequestWith(body)).status, 200) << body;
-    EXPECT_EQ(fake_.last_login.user_id(), "") << body;
-    EXPECT_EQ(fake_.last_login.password(), "") << body;
+    EXPECT_EQ(fake_->last_login.user_id(), "") << body;
+    EXPECT_EQ(fake_->last_login.password(), "") << body;
   }
 }
 
@@ -379,7 +379,7 @@ TEST_F(PasswordApiTest, MalformedBodiesGetGoTexts) {
       EXPECT_THAT(value, Not(HasSubstr(kSecret))) << c.body;
     }
   }
-  EXPECT_EQ(fake_.login_calls, 0);
+  EXPECT_EQ(fake_->login_calls, 0);
 }
 
 TEST_F(PasswordApiTest, BindingFollowsGoSemantics) {
@@ -418,11 +418,11 @@ TEST_F(PasswordApiTest, BindingFollowsGoSemantics) {
       {"{}", "", ""},
   };
   for (const auto& c : kCases) {
-    fake_.last_login.Clear();
+    fake_->last_login.Clear();
     HttpResponse response = Run(LoginRequestWith(c.body));
     EXPECT_EQ(response.status, 200) << c.body << " -> " << response.body;
-    EXPECT_EQ(fake_.last_login.user_id(), c.user_id) << c.body;
-    EXPECT_EQ(fake_.last_login.password(), c.password) << c.body;
+    EXPECT_EQ(fake_->last_login.user_id(), c.user_id) << c.body;
+    EXPECT_EQ(fake_->last_login.password(), c.password) << c.body;
   }
 }
 
@@ -440,7 +440,7 @@ TEST_F(PasswordApiTest, DeepNestingIsASyntaxErrorLikeGo) {
 TEST_F(PasswordApiTest, InvalidArgumentTextIsPassedThrough) {
   for (const char* text : {"user_id must be a valid uuid", "password is a required field",
                            "password must not be longer than 72 bytes"}) {
-    fake_.login_result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, text);
+    fake_->login_result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, text);
     HttpResponse response = Run(LoginRequestWith(R"({"user_id":"x","password":"y"})"));
     EXPECT_EQ(response.status, 400);
     EXPECT_EQ(response.body, ErrorBody(400, text));
@@ -463,7 +463,7 @@ TEST_F(PasswordApiTest, OtherErrorsShowOnlyTheStatusText) {
       {grpc::StatusCode::DEADLINE_EXCEEDED, 504, "Gateway Timeout"},
   };
   for (const auto& c : kCases) {
-    fake_.login_result.status = grpc::Status(c.code, "sqlite: disk I/O error at /var/db");
+    fake_->login_result.status = grpc::Status(c.code, "sqlite: disk I/O error at /var/db");
     HttpResponse response = Run(LoginRequestWith(R"({"user_id":"x","password":"y"})"));
     EXPECT_EQ(response.status, c.http) << c.text;
     EXPECT_EQ(response.body, ErrorBody(c.http, c.text));
@@ -477,8 +477,8 @@ TEST_F(PasswordApiTest, OtherErrorsShowOnlyTheStatusText) {
 TEST_F(PasswordApiTest, LoginForwardsFieldsAndAnswersNull) {
   HttpResponse response = Run(LoginRequestWith(std::string(R"({"user_id":")") + kUserId +
                                                R"(","password":"SuperSecure"})"));
-  EXPECT_EQ(fake_.last_login.user_id(), kUserId);
-  EXPECT_EQ(fake_.last_login.password(), "SuperSecure");
+  EXPECT_EQ(fake_->last_login.user_id(), kUserId);
+  EXPECT_EQ(fake_->last_login.password(), "SuperSecure");
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.body, "null\n");
   EXPECT_EQ(Header(response, "Content-Type"), "application/json");
@@ -521,7 +521,7 @@ TEST_F(PasswordApiTest, SessionCookieAttributes) {
   };
   for (const auto& c : kCases) {
     options_.cookie = c.cookie;
-    fake_.login_response.set_expires_in_seconds(c.lifetime);
+    fake_->login_response.set_expires_in_seconds(c.lifetime);
     HttpResponse response = Run(LoginRequestWith("{}"));
     EXPECT_THAT(Headers(response, "Set-Cookie"), ElementsAre(c.expected));
     EXPECT_EQ(Header(response, "X-Session-Lifetime"), std::to_string(c.lifetime));
@@ -544,7 +544,7 @@ TEST_F(PasswordApiTest, HeaderModeSendsTokenAndNoCookie) {
 }
 
 TEST_F(PasswordApiTest, RateLimitMetadataBecomesHeaders) {
-  fake_.login_result.metadata = {{"x-ratelimit-limit", "5"},
+  fake_->login_result.metadata = {{"x-ratelimit-limit", "5"},
                                  {"x-ratelimit-remaining", "4"},
                                  {"x-ratelimit-reset", "60"},
                                  {"unrelated", "x"}};
@@ -555,9 +555,9 @@ TEST_F(PasswordApiTest, RateLimitMetadataBecomesHeaders) {
   EXPECT_EQ(Header(ok, "Retry-After"), std::nullopt);
   EXPECT_EQ(Header(ok, "unrelated"), std::nullopt);
 
-  fake_.login_result.status =
+  fake_->login_result.status =
       grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "Too Many Requests");
-  fake_.login_result.metadata = {{"x-ratelimit-limit", "5"},
+  fake_->login_result.metadata = {{"x-ratelimit-limit", "5"},
                                  {"x-ratelimit-remaining", "0"},
                                  {"x-ratelimit-reset", "42"},
                                  {"retry-after", "42"}};
@@ -568,7 +568,7 @@ TEST_F(PasswordApiTest, RateLimitMetadataBecomesHeaders) {
   EXPECT_EQ(Header(limited, "X-RateLimit-Remaining"), "0");
   EXPECT_EQ(Header(limited, "X-RateLimit-Reset"), "42");
 
-  fake_.login_result.status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "Unauthorized");
+  fake_->login_result.status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "Unauthorized");
   EXPECT_EQ(Header(Run(LoginRequestWith("{}")), "X-RateLimit-Limit"), "5");
 }
 
@@ -579,7 +579,7 @@ TEST_F(PasswordApiTest, RequestIdIsGeneratedAndForwarded) {
   const std::optional<std::string> id = Header(response, "X-Request-Id");
   ASSERT_TRUE(id.has_value());
   EXPECT_THAT(*id, MatchesRegex("[A-Za-z0-9]{32}"));
-  EXPECT_EQ(fake_.last_context.request_id, *id);
+  EXPECT_EQ(fake_->last_context.request_id, *id);
   EXPECT_NE(Header(Run(LoginRequestWith("{}")), "X-Request-Id"), id);
   // Also on answers that never reach the service.
   EXPECT_THAT(Header(Run(Request("GET", "/nope")), "X-Request-Id").value_or(""),
@@ -590,7 +590,7 @@ TEST_F(PasswordApiTest, SaneRequestIdIsReused) {
   HttpResponse response =
       Run(Request("POST", "/password/login", "{}", {{"x-request-id", "req-0123:abc/XYZ"}}));
   EXPECT_EQ(Header(response, "X-Request-Id"), "req-0123:abc/XYZ");
-  EXPECT_EQ(fake_.last_context.request_id, "req-0123:abc/XYZ");
+  EXPECT_EQ(fake_->last_context.request_id, "req-0123:abc/XYZ");
   for (std::string bad : {std::string("has space"), std::string(129, 'a'), std::string("tab\t"),
                           std::string("caf\xC3\xA9")}) {
     HttpResponse replaced = Run(Request("POST", "/password/login", "{}", {{"x-request-id", bad}}));
@@ -601,8 +601,8 @@ TEST_F(PasswordApiTest, SaneRequestIdIsReused) {
 
 TEST_F(PasswordApiTest, UserAgentIsForwarded) {
   Run(Request("POST", "/password/login", "{}", {{"user-agent", "Mozilla/5.0 (X11)"}}));
-  EXPECT_EQ(fake_.last_context.user_agent, "Mozilla/5.0 (X11)");
-  EXPECT_EQ(fake_.last_context.bearer_token, "");
+  EXPECT_EQ(fake_->last_context.user_agent, "Mozilla/5.0 (X11)");
+  EXPECT_EQ(fake_->last_context.bearer_token, "");
 }
 
 TEST_F(PasswordApiTest, ClientIpTrustsOnlyConfiguredProxies) {
@@ -635,7 +635,7 @@ TEST_F(PasswordApiTest, ClientIpTrustsOnlyConfiguredProxies) {
     HttpRequest request = Request("POST", "/password/login", "{}", c.headers);
     request.peer_ip = c.peer;
     Run(std::move(request));
-    EXPECT_EQ(fake_.last_context.client_ip, c.expected) << c.peer;
+    EXPECT_EQ(fake_->last_context.client_ip, c.expected) << c.peer;
   }
 }
 
@@ -657,8 +657,8 @@ TEST_F(PasswordApiTest, SetPasswordWithoutSessionIs401WithoutCallingTheService) 
   }
   // The session check comes before the body check.
   EXPECT_EQ(Run(Request("PUT", "/password", "{oops")).status, 401);
-  EXPECT_EQ(fake_.set_password_calls, 0);
-  EXPECT_THAT(fake_.validated_tokens, IsEmpty());
+  EXPECT_EQ(fake_->set_password_calls, 0);
+  EXPECT_THAT(fake_->validated_tokens, IsEmpty());
 }
 
 TEST_F(PasswordApiTest, SetPasswordForwardsBearerOrCookie) {
@@ -671,26 +671,26 @@ TEST_F(PasswordApiTest, SetPasswordForwardsBearerOrCookie) {
       {{"cookie", "theme=dark"}, {"cookie", "hanko=\"" + jwt + "\""}},
   };
   for (const auto& headers : kHeaders) {
-    fake_.last_context = {};
+    fake_->last_context = {};
     HttpResponse response = Run(Request("PUT", "/password", kSetBody, headers));
     EXPECT_EQ(response.status, 200) << headers.front().second;
-    EXPECT_EQ(fake_.last_context.bearer_token, jwt) << headers.front().second;
+    EXPECT_EQ(fake_->last_context.bearer_token, jwt) << headers.front().second;
   }
-  EXPECT_EQ(fake_.last_set_password.user_id(), "b5dd5267-b462-48be-b70d-bcd6f1bbe7a5");
-  EXPECT_EQ(fake_.last_set_password.password(), "verybadpassword");
-  EXPECT_EQ(fake_.set_password_calls, 5);
-  EXPECT_THAT(fake_.validated_tokens, IsEmpty());  // one token: no pre-check needed
+  EXPECT_EQ(fake_->last_set_password.user_id(), "b5dd5267-b462-48be-b70d-bcd6f1bbe7a5");
+  EXPECT_EQ(fake_->last_set_password.password(), "verybadpassword");
+  EXPECT_EQ(fake_->set_password_calls, 5);
+  EXPECT_THAT(fake_->validated_tokens, IsEmpty());  // one token: no pre-check needed
 }
 
 TEST_F(PasswordApiTest, SetPasswordAnswers201WhenCreatedAnd200WhenReplaced) {
   const std::vector<std::pair<std::string, std::string>> auth = {
       {"authorization", std::string("Bearer ") + kJwt}};
-  fake_.set_password_response.set_created(true);
+  fake_->set_password_response.set_created(true);
   HttpResponse created = Run(Request("PUT", "/password", kSetBody, auth));
   EXPECT_EQ(created.status, 201);
   EXPECT_EQ(created.body, "null\n");
   EXPECT_EQ(Header(created, "Content-Type"), "application/json");
-  fake_.set_password_response.set_created(false);
+  fake_->set_password_response.set_created(false);
   HttpResponse replaced = Run(Request("PUT", "/password", kSetBody, auth));
   EXPECT_EQ(replaced.status, 200);
   EXPECT_EQ(replaced.body, "null\n");
@@ -699,13 +699,13 @@ TEST_F(PasswordApiTest, SetPasswordAnswers201WhenCreatedAnd200WhenReplaced) {
 TEST_F(PasswordApiTest, SetPasswordMapsServiceErrors) {
   const std::vector<std::pair<std::string, std::string>> auth = {
       {"authorization", std::string("Bearer ") + kJwt}};
-  fake_.set_password_result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+  fake_->set_password_result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                                   "password must be at least 8 characters long");
   EXPECT_EQ(Run(Request("PUT", "/password", kSetBody, auth)).body,
             ErrorBody(400, "password must be at least 8 characters long"));
-  fake_.set_password_result.status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "x");
+  fake_->set_password_result.status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "x");
   EXPECT_EQ(Run(Request("PUT", "/password", kSetBody, auth)).body, ErrorBody(403, "Forbidden"));
-  fake_.set_password_result.status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "x");
+  fake_->set_password_result.status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "x");
   EXPECT_EQ(Run(Request("PUT", "/password", kSetBody, auth)).body, ErrorBody(401, "Unauthorized"));
 }
 
@@ -725,8 +725,8 @@ TEST_F(PasswordApiTest, SetPasswordBadBodyNeedsAValidSessionFirst) {
   EXPECT_EQ(wrong_type.status, 415);
   HttpResponse unauthenticated = Run(Request("PUT", "/password", R"({"user_id":1})", invalid));
   EXPECT_EQ(unauthenticated.status, 401);
-  EXPECT_EQ(fake_.set_password_calls, 0);
-  EXPECT_THAT(fake_.validated_tokens, ElementsAre(kJwt, kJwt, "not-a-valid-token"));
+  EXPECT_EQ(fake_->set_password_calls, 0);
+  EXPECT_THAT(fake_->validated_tokens, ElementsAre(kJwt, kJwt, "not-a-valid-token"));
 }
 
 TEST_F(PasswordApiTest, SetPasswordUsesTheFirstValidOfSeveralTokens) {
@@ -734,15 +734,15 @@ TEST_F(PasswordApiTest, SetPasswordUsesTheFirstValidOfSeveralTokens) {
       Run(Request("PUT", "/password", kSetBody,
                   {{"authorization", "Bearer stale"}, {"cookie", std::string("hanko=") + kJwt}}));
   EXPECT_EQ(response.status, 200);
-  EXPECT_THAT(fake_.validated_tokens, ElementsAre("stale", kJwt));
-  EXPECT_EQ(fake_.last_context.bearer_token, kJwt);
+  EXPECT_THAT(fake_->validated_tokens, ElementsAre("stale", kJwt));
+  EXPECT_EQ(fake_->last_context.bearer_token, kJwt);
 
-  fake_.valid_token = "none-of-them";
+  fake_->valid_token = "none-of-them";
   EXPECT_EQ(Run(Request("PUT", "/password", kSetBody,
                         {{"authorization", "Bearer a"}, {"cookie", "hanko=b"}}))
                 .status,
             401);
-  EXPECT_EQ(fake_.set_password_calls, 1);
+  EXPECT_EQ(fake_->set_password_calls, 1);
 }
 
 // --- Sessions ----------------------------------------------------------------------------------
@@ -750,14 +750,14 @@ TEST_F(PasswordApiTest, SetPasswordUsesTheFirstValidOfSeveralTokens) {
 class SessionsTest : public PasswordApiTest {
  protected:
   SessionsTest() {
-    auto* claims = fake_.valid_session.mutable_claims();
+    auto* claims = fake_->valid_session.mutable_claims();
     claims->set_subject(kUserId);
     *claims->mutable_issued_at() = Time(1700000000);
     *claims->mutable_expiration() = Time(1700043200);
     claims->add_audience("localhost");
     claims->set_session_id("7c6b0e46-6f07-4b5c-9a35-36c5b0b1f2a1");
-    *fake_.valid_session.mutable_expiration_time() = Time(1700043200);
-    fake_.valid_session.set_user_id(kUserId);
+    *fake_->valid_session.mutable_expiration_time() = Time(1700043200);
+    fake_->valid_session.set_user_id(kUserId);
   }
 };
 
@@ -773,7 +773,7 @@ TEST_F(SessionsTest, GetWithoutTokenIsInvalidWithoutCallingTheService) {
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.body, "{\"is_valid\":false}\n");
   EXPECT_EQ(Header(response, "Content-Type"), "application/json");
-  EXPECT_THAT(fake_.validated_tokens, IsEmpty());
+  EXPECT_THAT(fake_->validated_tokens, IsEmpty());
 }
 
 TEST_F(SessionsTest, GetReadsBearerThenCookie) {
@@ -788,8 +788,8 @@ TEST_F(SessionsTest, GetReadsBearerThenCookie) {
       Run(Request("GET", "/sessions/validate", "",
                   {{"cookie", std::string("hanko=") + kJwt}, {"authorization", "Bearer expired"}}));
   EXPECT_EQ(fallback.body, kValidJson);
-  EXPECT_THAT(fake_.validated_tokens, ElementsAre(kJwt, kJwt, "expired", kJwt));
-  EXPECT_EQ(fake_.last_context.bearer_token, "");
+  EXPECT_THAT(fake_->validated_tokens, ElementsAre(kJwt, kJwt, "expired", kJwt));
+  EXPECT_EQ(fake_->last_context.bearer_token, "");
 }
 
 TEST_F(SessionsTest, GetWithInvalidTokenIsInvalid) {
@@ -806,7 +806,7 @@ TEST_F(SessionsTest, PostReadsTheBody) {
   EXPECT_EQ(valid.body, kValidJson);
   HttpResponse invalid = Run(Request("POST", "/sessions/validate", R"({"session_token":"x"})"));
   EXPECT_EQ(invalid.body, "{\"is_valid\":false}\n");
-  EXPECT_THAT(fake_.validated_tokens, ElementsAre(kJwt, "x"));
+  EXPECT_THAT(fake_->validated_tokens, ElementsAre(kJwt, "x"));
 }
 
 TEST_F(SessionsTest, PostNeedsASessionToken) {
@@ -824,11 +824,11 @@ TEST_F(SessionsTest, PostNeedsASessionToken) {
             ErrorBody(400,
                       "Unmarshal type error: expected=string, got=number, "
                       "field=session_token, offset=18"));
-  EXPECT_THAT(fake_.validated_tokens, IsEmpty());
+  EXPECT_THAT(fake_->validated_tokens, IsEmpty());
 }
 
 TEST_F(SessionsTest, ClaimsWithEmailIssuerAndFractionalTimes) {
-  auto* claims = fake_.valid_session.mutable_claims();
+  auto* claims = fake_->valid_session.mutable_claims();
   claims->set_issuer("https://auth.example.com");
   claims->add_audience("app<&>");
   claims->mutable_email()->set_address("john.doe+1@example.com");
@@ -850,7 +850,7 @@ TEST_F(SessionsTest, ClaimsWithEmailIssuerAndFractionalTimes) {
 }
 
 TEST_F(SessionsTest, ServiceFailureIsMapped) {
-  fake_.validate_result.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "connect failed");
+  fake_->validate_result.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "connect failed");
   EXPECT_EQ(Run(Request("GET", "/sessions/validate", "", {{"cookie", "hanko=x"}})).body,
             ErrorBody(503, "Service Unavailable"));
   EXPECT_EQ(Run(Request("POST", "/sessions/validate", R"({"session_token":"x"})")).body,
@@ -860,7 +860,7 @@ TEST_F(SessionsTest, ServiceFailureIsMapped) {
 // --- JWKS --------------------------------------------------------------------------------------
 
 TEST_F(PasswordApiTest, JwksListsNonEmptyMembersAndIsCacheable) {
-  auto* rsa = fake_.jwks.add_keys();
+  auto* rsa = fake_->jwks.add_keys();
   rsa->set_alg("RS256");
   rsa->set_e("AQAB");
   rsa->set_kid("1f0a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b");
@@ -872,7 +872,7 @@ TEST_F(PasswordApiTest, JwksListsNonEmptyMembersAndIsCacheable) {
       "3jvredZiKRkgwlL9xNAwxXFg0x_XFw005UWVRIkdgcKWTjpBP2dPwVZ4WWC-9aGVd-"
       "Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbcmw");
   rsa->set_use("sig");
-  auto* ec = fake_.jwks.add_keys();
+  auto* ec = fake_->jwks.add_keys();
   ec->set_alg("ES256");
   ec->set_crv("P-256");
   ec->set_kid("k2");
@@ -892,11 +892,11 @@ TEST_F(PasswordApiTest, JwksListsNonEmptyMembersAndIsCacheable) {
                 R"({"alg":"ES256","crv":"P-256","kid":"k2","kty":"EC","use":"sig","x":"x-coord",)"
                 R"("y":"y-coord"}]})"
                 "\n");
-  EXPECT_EQ(fake_.jwks_calls, 1);
+  EXPECT_EQ(fake_->jwks_calls, 1);
 }
 
 TEST_F(PasswordApiTest, JwksFailureHasNoCacheControl) {
-  fake_.jwks_result.status = grpc::Status(grpc::StatusCode::INTERNAL, "key ring broken");
+  fake_->jwks_result.status = grpc::Status(grpc::StatusCode::INTERNAL, "key ring broken");
   HttpResponse response = Run(Request("GET", "/.well-known/jwks.json"));
   EXPECT_EQ(response.body, ErrorBody(500, "Internal Server Error"));
   EXPECT_EQ(Header(response, "Cache-Control"), std::nullopt);
@@ -921,7 +921,7 @@ TEST_F(PasswordApiTest, NoCorsConfiguredMeansNoCorsHeaders) {
 
 TEST_F(PasswordApiTest, AllowedOriginGetsCorsHeadersOnEveryResponse) {
   options_.cors_allow_origins = {"https://other.example.com", "https://app.example.com"};
-  fake_.login_result.status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "Unauthorized");
+  fake_->login_result.status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "Unauthorized");
   for (HttpRequest request :
        {Request("POST", "/password/login", "{}", {{"origin", "https://app.example.com"}}),
         Request("GET", "/nope", "", {{"origin", "https://app.example.com"}}),
@@ -1023,7 +1023,7 @@ TEST_F(PasswordApiTest, PreflightFromAllowedOrigin) {
   HttpResponse no_request_headers =
       Run(Request("OPTIONS", "/password/login", "", {{"origin", "https://app.example.com"}}));
   EXPECT_EQ(Header(no_request_headers, "Access-Control-Allow-Headers"), std::nullopt);
-  EXPECT_EQ(fake_.login_calls + fake_.set_password_calls + fake_.jwks_calls, 0);
+  EXPECT_EQ(fake_->login_calls + fake_->set_password_calls + fake_->jwks_calls, 0);
 }
 
 TEST_F(PasswordApiTest, PreflightFromDisallowedOriginOrWithoutOrigin) {
@@ -1045,7 +1045,7 @@ TEST_F(PasswordApiTest, PreflightFromDisallowedOriginOrWithoutOrigin) {
 // --- Threading and lifetime --------------------------------------------------------------------
 
 TEST_F(PasswordApiTest, AnswerArrivingAfterTheApiIsGoneStillWorks) {
-  fake_.defer = true;
+  fake_->defer = true;
   options_.cors_allow_origins = {"https://app.example.com"};
   std::vector<HttpResponse> responses;
   {
@@ -1058,9 +1058,9 @@ TEST_F(PasswordApiTest, AnswerArrivingAfterTheApiIsGoneStillWorks) {
   }
   EXPECT_THAT(responses, IsEmpty());
   // The validate chain adds its second call while the first answer runs.
-  while (!fake_.pending.empty()) {
-    auto next = std::move(fake_.pending.front());
-    fake_.pending.erase(fake_.pending.begin());
+  while (!fake_->pending.empty()) {
+    auto next = std::move(fake_->pending.front());
+    fake_->pending.erase(fake_->pending.begin());
     next();
   }
   ASSERT_EQ(responses.size(), 2u);
@@ -1068,6 +1068,32 @@ TEST_F(PasswordApiTest, AnswerArrivingAfterTheApiIsGoneStillWorks) {
   EXPECT_THAT(Headers(responses[0], "Set-Cookie"), testing::SizeIs(1));
   EXPECT_EQ(Header(responses[0], "Access-Control-Allow-Origin"), "https://app.example.com");
   EXPECT_THAT(responses[1].body, HasSubstr("\"is_valid\":true"));
+}
+
+TEST_F(PasswordApiTest, ClientLivesUntilTheLastFollowUpCallAnswered) {
+  // serve gateway drops its handles at shutdown while calls may be in flight; the validate
+  // chain still calls the client for its second token then.
+  fake_->defer = true;
+  std::vector<HttpResponse> responses;
+  {
+    PasswordApi api(options_, fake_);
+    api.Handle(Request("GET", "/sessions/validate", "",
+                       {{"authorization", "Bearer a"}, {"cookie", std::string("hanko=") + kJwt}}),
+               [&](HttpResponse r) { responses.push_back(std::move(r)); });
+  }
+  std::weak_ptr<FakePasswordAuthClient> client = fake_;
+  fake_.reset();
+  ASSERT_FALSE(client.expired());
+  while (std::shared_ptr<FakePasswordAuthClient> alive = client.lock()) {
+    if (alive->pending.empty()) break;
+    auto next = std::move(alive->pending.front());
+    alive->pending.erase(alive->pending.begin());
+    alive.reset();
+    next();
+  }
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_THAT(responses[0].body, HasSubstr("\"is_valid\":true"));
+  EXPECT_TRUE(client.expired()) << "the last answer should release the client";
 }
 
 // --- The real gRPC client, against an in-process service -----------------------------------
@@ -1178,6 +1204,24 @@ TEST_F(GrpcClientTest, FailedCallKeepsStatusAndTrailers) {
   ASSERT_NE(it, result.metadata.end());
   EXPECT_EQ(it->second, "42");
   EXPECT_EQ(result.metadata.count("x-ratelimit-limit"), 1u);
+}
+
+TEST_F(GrpcClientTest, ClientDroppedAsSoonAsTheAnswerArrivedIsSafe) {
+  // The caller frees the client (and so the channel) right after `done` returned; the
+  // finished call must not hold the channel's last reference on the gRPC thread then.
+  for (int i = 0; i < 50; ++i) {
+    auto client = NewGrpcPasswordAuthClient(server_->InProcessChannel(grpc::ChannelArguments()),
+                                            std::chrono::seconds(10));
+    LoginRequest request;
+    request.set_user_id(kUserId);
+    request.set_password("right");
+    std::promise<grpc::StatusCode> done;
+    client->Login(request, {}, [&](CallResult result, LoginResponse) {
+      done.set_value(result.status.error_code());
+    });
+    ASSERT_EQ(done.get_future().get(), grpc::StatusCode::OK);
+    client.reset();
+  }
 }
 
 TEST(GrpcClientDeadlineTest, UnreachableServiceAnswersUnavailableOrDeadline) {
