@@ -16,6 +16,7 @@
 #include "gateway/cors.h"
 #include "gateway/go_json_decode.h"
 #include "gateway/go_json_encode.h"
+#include "gateway/jwks_cache.h"
 #include "gateway/session_token_candidates.h"
 #include "gateway/text.h"
 
@@ -204,6 +205,7 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
       : options(std::move(options_in)),
         client_owner(std::move(client_in)),
         client(*client_owner),
+        jwks_cache(client_owner, options.jwks_cache_ttl, JwksJson),
         client_ip_resolver(options.trusted_proxies),
         cors({.allow_origins = options.cors_allow_origins,
               .unsafe_wildcard_origin_allowed = options.cors_unsafe_wildcard_origin_allowed,
@@ -357,9 +359,10 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
   }
 
   void GetJwks(const ExchangePtr& ex) const {
-    client.GetJwks(ex->call, [ex](CallResult result, Jwks reply) {
-      if (!result.status.ok()) return ex->impl->Send(*ex, GrpcError(result.status));
-      HttpResponse response = JsonResponse(200, JwksJson(reply));
+    jwks_cache.Get(ex->call, [ex](const grpc::Status& status,
+                                  std::shared_ptr<const std::string> body) {
+      if (!status.ok()) return ex->impl->Send(*ex, GrpcError(status));
+      HttpResponse response = JsonResponse(200, *body);
       response.AddHeader("Cache-Control", "max-age=600");
       ex->impl->Send(*ex, std::move(response));
     });
@@ -450,6 +453,7 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
   GatewayOptions options;
   std::shared_ptr<PasswordAuthClient> client_owner;
   PasswordAuthClient& client;
+  JwksCache jwks_cache;
   ClientIpResolver client_ip_resolver;
   CorsPolicy cors;
 };

@@ -28,6 +28,9 @@ struct GatewayOptions {
   bool cors_unsafe_wildcard_origin_allowed = false;
   // server.public.trusted_proxies: TCP peers whose X-Forwarded-For / X-Real-IP are believed.
   std::vector<std::string> trusted_proxies;
+  // How long GET /.well-known/jwks.json serves the keys without asking the service (see
+  // JwksCache): a key change upstream shows within about this long.
+  std::chrono::steady_clock::duration jwks_cache_ttl = std::chrono::seconds(10);
 };
 
 // PasswordApi serves Hanko's public password routes (reference §1–§8) by translating each

@@ -25,7 +25,7 @@ MemoryRateLimitStore::MemoryRateLimitStore(std::size_t max_keys, std::size_t sha
 RateDecision MemoryRateLimitStore::Take(std::string_view key, const RateLimit& limit,
                                         TimePoint now) {
   Shard& shard = *shards_[std::hash<std::string_view>{}(key) % shards_.size()];
-  absl::MutexLock lock(&shard.mu);
+  std::lock_guard<std::mutex> lock(shard.mu);
 
   // Drop windows that ended; then, if a flood of keys filled the shard, the oldest ones.
   while (!shard.order.empty() &&
@@ -60,7 +60,7 @@ RateDecision MemoryRateLimitStore::Take(std::string_view key, const RateLimit& l
 std::size_t MemoryRateLimitStore::Size() {
   std::size_t total = 0;
   for (auto& shard : shards_) {
-    absl::MutexLock lock(&shard->mu);
+    std::lock_guard<std::mutex> lock(shard->mu);
     total += shard->windows.size();
   }
   return total;

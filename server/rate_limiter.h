@@ -5,12 +5,13 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "absl/base/thread_annotations.h"
 #include "server/clock.h"
 
 namespace passgate::server {
@@ -61,7 +62,7 @@ class MemoryRateLimitStore final : public RateLimitStore {
     int count = 0;
   };
   struct Shard {
-    absl::Mutex mu;
+    std::mutex mu;  // std::mutex: visible to ThreadSanitizer (see worker_pool.h)
     std::unordered_map<std::string, Window> windows ABSL_GUARDED_BY(mu);
     // Keys in window-start order: expiry order, since the interval is the same for all.
     std::deque<std::pair<std::string, TimePoint>> order ABSL_GUARDED_BY(mu);

@@ -1,13 +1,15 @@
 #ifndef PASSGATE_SERVER_WORKER_POOL_H_
 #define PASSGATE_SERVER_WORKER_POOL_H_
 
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "absl/base/thread_annotations.h"
 
 namespace passgate::server {
 
@@ -42,11 +44,15 @@ class WorkerPool {
   void Run();
 
   const int queue_capacity_;
-  absl::Mutex mu_;
+  // std::mutex rather than absl::Mutex: ThreadSanitizer sees pthread mutexes, while Debian's
+  // Abseil is built without its TSan annotations, so every absl::Mutex-guarded access would
+  // be reported as a race and the TSan build could check nothing here.
+  std::mutex mu_;
+  std::condition_variable work_or_stop_;  // signalled on a new task and on Shutdown
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   int busy_ ABSL_GUARDED_BY(mu_) = 0;  // threads running a task
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Mutex join_mu_;  // serializes Shutdown callers
+  std::mutex join_mu_;  // serializes Shutdown callers
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(join_mu_);
   const int thread_count_;
 };

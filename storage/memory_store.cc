@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,7 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/base/thread_annotations.h"
 #include "storage/records.h"
 #include "storage/store.h"
 
@@ -57,7 +58,7 @@ class MemoryStore final : public Store {
     if (password.has_value() && !password->user_id.empty() && password->user_id != user.id) {
       return absl::InvalidArgumentError("CreateUser: password.user_id differs from user.id");
     }
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     // Every check runs before the first write, so a failure leaves nothing behind.
     if (users_.contains(user.id)) {
       return absl::AlreadyExistsError("CreateUser: user id already exists");
@@ -91,14 +92,14 @@ class MemoryStore final : public Store {
   }
 
   absl::StatusOr<std::optional<User>> FindUser(std::string_view user_id) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = users_.find(user_id);
     if (it == users_.end()) return std::optional<User>();
     return std::optional<User>(it->second);
   }
 
   absl::StatusOr<std::vector<User>> ListUsers() override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     std::vector<User> users;
     users.reserve(users_.size());
     for (const auto& [id, user] : users_) users.push_back(user);
@@ -110,7 +111,7 @@ class MemoryStore final : public Store {
   }
 
   absl::StatusOr<bool> DeleteUser(std::string_view user_id) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = users_.find(user_id);
     if (it == users_.end()) return false;
     for (const Email& email : it->second.emails) email_owners_.erase(EmailKey(email.address));
@@ -123,7 +124,7 @@ class MemoryStore final : public Store {
 
   absl::StatusOr<std::optional<PasswordCredential>> FindPassword(
       std::string_view user_id) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = passwords_.find(user_id);
     if (it == passwords_.end()) return std::optional<PasswordCredential>();
     return std::optional<PasswordCredential>(it->second);
@@ -131,7 +132,7 @@ class MemoryStore final : public Store {
 
   absl::StatusOr<bool> SetPassword(std::string_view user_id, std::string_view hash,
                                    TimePoint now) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (!users_.contains(user_id)) return absl::NotFoundError("SetPassword: no such user");
     now = Truncate(now);
     auto it = passwords_.find(user_id);
@@ -153,7 +154,7 @@ class MemoryStore final : public Store {
                                                   std::string_view expected_hash,
                                                   std::string_view new_hash,
                                                   TimePoint now) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = passwords_.find(user_id);
     if (it == passwords_.end() || it->second.hash != expected_hash) return false;
     it->second.hash = std::string(new_hash);
@@ -163,7 +164,7 @@ class MemoryStore final : public Store {
 
   absl::Status CreateSession(const Session& session, std::size_t limit, TimePoint now) override {
     if (limit == 0) return absl::InvalidArgumentError("CreateSession: limit must be >= 1");
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (!users_.contains(session.user_id)) {
       return absl::NotFoundError("CreateSession: no such user");
     }
@@ -188,19 +189,19 @@ class MemoryStore final : public Store {
   }
 
   absl::StatusOr<std::optional<Session>> FindSession(std::string_view session_id) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = sessions_.find(session_id);
     if (it == sessions_.end()) return std::optional<Session>();
     return std::optional<Session>(it->second);
   }
 
   absl::StatusOr<std::vector<Session>> ListSessions(std::string_view user_id) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return SessionsOf(user_id);
   }
 
   absl::StatusOr<bool> DeleteSession(std::string_view session_id) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = sessions_.find(session_id);
     if (it == sessions_.end()) return false;
     sessions_.erase(it);
@@ -208,7 +209,7 @@ class MemoryStore final : public Store {
   }
 
   absl::Status AddKey(const StoredKey& key) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     for (const StoredKey& existing : keys_) {
       if (existing.id == key.id) return absl::AlreadyExistsError("AddKey: key id already exists");
     }
@@ -219,7 +220,7 @@ class MemoryStore final : public Store {
   }
 
   absl::StatusOr<std::vector<StoredKey>> ListKeys() override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     // keys_ is in insertion order; a stable sort keeps it among keys created at the same time.
     std::vector<StoredKey> keys = keys_;
     std::stable_sort(keys.begin(), keys.end(), [](const StoredKey& a, const StoredKey& b) {
@@ -242,7 +243,7 @@ class MemoryStore final : public Store {
     return sessions;
   }
 
-  absl::Mutex mu_;
+  std::mutex mu_;  // std::mutex: visible to ThreadSanitizer (Debian's Abseil is not)
   // std::less<> allows lookups by string_view without building a std::string.
   std::map<std::string, User, std::less<>> users_ ABSL_GUARDED_BY(mu_);  // emails kept sorted
   std::map<std::string, std::string, std::less<>> email_owners_ ABSL_GUARDED_BY(mu_);

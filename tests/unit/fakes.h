@@ -6,13 +6,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
-#include <vector>
 #include <string_view>
 #include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "server/audit_log.h"
 #include "server/clock.h"
 #include "server/password_hasher.h"
@@ -29,20 +30,20 @@ class FakeClock final : public server::Clock {
   explicit FakeClock(server::TimePoint start) : now_(start) {}
 
   server::TimePoint Now() const override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return now_;
   }
   void Set(server::TimePoint now) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     now_ = now;
   }
   void Advance(server::TimePoint::duration by) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     now_ += by;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   server::TimePoint now_ ABSL_GUARDED_BY(mu_){kStart};
 };
 
@@ -62,7 +63,7 @@ class FakeHasher final : public server::PasswordHasher {
   bool Verify(std::string_view password, std::string_view stored_hash) const override {
     ++verify_calls_;
     if (stored_hash == std::string(kPrefix) + std::string(password)) return true;
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return !legacy_hash_.empty() && stored_hash == legacy_hash_ && password == legacy_password_;
   }
 
@@ -75,7 +76,7 @@ class FakeHasher final : public server::PasswordHasher {
   // AcceptLegacy makes Verify(password, hash) succeed for one foreign (e.g. bcrypt) hash, so
   // tests can exercise the rehash-on-login path without real bcrypt.
   void AcceptLegacy(std::string hash, std::string password) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     legacy_hash_ = std::move(hash);
     legacy_password_ = std::move(password);
   }
@@ -88,7 +89,7 @@ class FakeHasher final : public server::PasswordHasher {
   mutable std::atomic<int> hash_calls_{0};
   mutable std::atomic<int> verify_calls_{0};
   mutable std::atomic<int> dummy_verify_calls_{0};
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   std::string legacy_hash_ ABSL_GUARDED_BY(mu_);
   std::string legacy_password_ ABSL_GUARDED_BY(mu_);
 };
@@ -97,16 +98,16 @@ class FakeHasher final : public server::PasswordHasher {
 class RecordingAuditLog final : public server::AuditLog {
  public:
   void Record(const server::AuditEvent& event) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     events_.push_back(event);
   }
   std::vector<server::AuditEvent> events() const {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return events_;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   std::vector<server::AuditEvent> events_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -14,6 +14,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/fake_password_auth_client.h"
 
 namespace passgate::gateway {
 namespace {
@@ -34,70 +35,6 @@ using ::testing::Not;
 constexpr char kUserId[] = "38bf5a00-d7ea-40a5-a5de-48722c148925";
 constexpr char kJwt[] = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIzOGJmIn0.c2ln";
 constexpr char kSecret[] = "S3cr3t-Pa55w0rd";
-
-// FakePasswordAuthClient records every call and answers with scripted replies, synchronously
-// unless `defer` is set (then the test runs `pending` itself, like a gRPC thread would).
-class FakePasswordAuthClient final : public PasswordAuthClient {
- public:
-  void Login(const LoginRequest& request, const CallContext& context,
-             Done<LoginResponse> done) override {
-    ++login_calls;
-    last_login = request;
-    last_context = context;
-    Reply([=, this] { done(login_result, login_response); });
-  }
-  void SetPassword(const SetPasswordRequest& request, const CallContext& context,
-                   Done<SetPasswordResponse> done) override {
-    ++set_password_calls;
-    last_set_password = request;
-    last_context = context;
-    Reply([=, this] { done(set_password_result, set_password_response); });
-  }
-  void ValidateSession(const ValidateSessionRequest& request, const CallContext& context,
-                       Done<ValidateSessionResponse> done) override {
-    validated_tokens.push_back(request.session_token());
-    last_context = context;
-    ValidateSessionResponse reply;
-    if (request.session_token() == valid_token) reply = valid_session;
-    Reply([=, this] { done(validate_result, reply); });
-  }
-  void GetJwks(const CallContext& context, Done<Jwks> done) override {
-    ++jwks_calls;
-    last_context = context;
-    Reply([=, this] { done(jwks_result, jwks); });
-  }
-
-  // Scripted replies.
-  CallResult login_result;
-  LoginResponse login_response;
-  CallResult set_password_result;
-  SetPasswordResponse set_password_response;
-  CallResult validate_result;
-  std::string valid_token = kJwt;         // the one token ValidateSession accepts
-  ValidateSessionResponse valid_session;  // its reply (is_valid set by the fixture)
-  CallResult jwks_result;
-  Jwks jwks;
-  bool defer = false;
-
-  // Recorded calls.
-  int login_calls = 0;
-  int set_password_calls = 0;
-  int jwks_calls = 0;
-  LoginRequest last_login;
-  SetPasswordRequest last_set_password;
-  std::vector<std::string> validated_tokens;
-  CallContext last_context;
-  std::vector<std::function<void()>> pending;
-
- private:
-  void Reply(std::function<void()> answer) {
-    if (defer) {
-      pending.push_back(std::move(answer));
-    } else {
-      answer();
-    }
-  }
-};
 
 HttpRequest Request(std::string method, std::string path, std::string body = "",
                     std::vector<std::pair<std::string, std::string>> headers = {}) {
@@ -154,6 +91,7 @@ class PasswordApiTest : public ::testing::Test {
     fake_->login_response.set_expires_in_seconds(43200);
     fake_->login_response.set_session_id("7c6b0e46-6f07-4b5c-9a35-36c5b0b1f2a1");
     fake_->login_response.set_user_id(kUserId);
+    fake_->valid_token = kJwt;
     fake_->valid_session.set_is_valid(true);
   }
 
@@ -892,6 +830,21 @@ TEST_F(PasswordApiTest, JwksListsNonEmptyMembersAndIsCacheable) {
                 R"({"alg":"ES256","crv":"P-256","kid":"k2","kty":"EC","use":"sig","x":"x-coord",)"
                 R"("y":"y-coord"}]})"
                 "\n");
+  EXPECT_EQ(fake_->jwks_calls, 1);
+}
+
+TEST_F(PasswordApiTest, JwksIsAskedOnceForManyRequests) {
+  fake_->jwks.add_keys()->set_kid("k1");
+  PasswordApi api(options_, fake_);
+  std::vector<HttpResponse> responses;
+  for (int i = 0; i < 3; ++i) {
+    api.Handle(Request("GET", "/.well-known/jwks.json"),
+               [&](HttpResponse r) { responses.push_back(std::move(r)); });
+  }
+  ASSERT_EQ(responses.size(), 3u);
+  EXPECT_EQ(responses[2].status, 200);
+  EXPECT_EQ(responses[2].body, responses[0].body);
+  EXPECT_THAT(responses[2].body, HasSubstr("\"kid\":\"k1\""));
   EXPECT_EQ(fake_->jwks_calls, 1);
 }
 

@@ -1,12 +1,13 @@
 #include "server/worker_pool.h"
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace passgate::server {
@@ -15,30 +16,35 @@ namespace {
 // Generous bound for "the worker picks the task up": only ever reached when something is
 // broken, so it fails the test instead of hanging it. Never used to wait for something to
 // *not* happen.
-constexpr absl::Duration kBound = absl::Seconds(60);
+constexpr std::chrono::seconds kBound(60);
 
 // Gate is a one-shot event a task can wait on and the test opens. It opens itself when
 // destroyed, so a failed assertion never leaves a worker blocked (declare it after the pool).
+// std::mutex, like the pool itself, so the TSan build checks these handshakes too.
 class Gate {
  public:
   ~Gate() { Open(); }
   void Open() {
-    absl::MutexLock lock(&mu_);
-    open_ = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+    }
+    opened_.notify_all();
   }
   void Wait() {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&open_));
+    std::unique_lock<std::mutex> lock(mu_);
+    opened_.wait(lock, [this] { return open_; });
   }
   // WaitWithBound returns false if the gate is still closed after kBound.
   bool WaitWithBound() {
-    absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(absl::Condition(&open_), kBound);
+    std::unique_lock<std::mutex> lock(mu_);
+    return opened_.wait_for(lock, kBound, [this] { return open_; });
   }
 
  private:
-  absl::Mutex mu_;
-  bool open_ ABSL_GUARDED_BY(mu_) = false;
+  std::mutex mu_;
+  std::condition_variable opened_;
+  bool open_ = false;
 };
 
 // Countdown waits for n tasks to finish, with the same bound.
@@ -46,19 +52,21 @@ class Countdown {
  public:
   explicit Countdown(int n) : left_(n) {}
   void Done() {
-    absl::MutexLock lock(&mu_);
-    --left_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --left_;
+    }
+    changed_.notify_all();
   }
   bool WaitWithBound() {
-    absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(absl::Condition(
-                                    +[](int* left) { return *left <= 0; }, &left_),
-                                kBound);
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, kBound, [this] { return left_ <= 0; });
   }
 
  private:
-  absl::Mutex mu_;
-  int left_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int left_;
 };
 
 class WorkerPoolTest : public ::testing::Test {
@@ -88,12 +96,12 @@ TEST_F(WorkerPoolTest, RunsEveryTaskOnPoolThreads) {
   constexpr int kTasks = 200;
   WorkerPool pool(2, kTasks);
   Countdown done(kTasks);
-  absl::Mutex mu;
+  std::mutex mu;
   std::set<std::thread::id> thread_ids;
   for (int i = 0; i < kTasks; ++i) {
     ASSERT_TRUE(pool.TrySubmit([&] {
       {
-        absl::MutexLock lock(&mu);
+        std::lock_guard<std::mutex> lock(mu);
         thread_ids.insert(std::this_thread::get_id());
       }
       ++ran_;
@@ -103,7 +111,7 @@ TEST_F(WorkerPoolTest, RunsEveryTaskOnPoolThreads) {
   }
   ASSERT_TRUE(done.WaitWithBound());
   EXPECT_EQ(ran_.load(), kTasks);
-  absl::MutexLock lock(&mu);
+  std::lock_guard<std::mutex> lock(mu);
   EXPECT_FALSE(thread_ids.contains(std::this_thread::get_id()));
   EXPECT_LE(thread_ids.size(), 2u);
 }
