@@ -1,6 +1,7 @@
 #include "server/password_auth_service.h"
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -42,16 +43,18 @@ template <typename Work>
 grpc::ServerUnaryReactor* RunHashing(WorkerPool& pool, grpc::CallbackServerContext* context,
                                      Work work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const bool accepted = pool.TrySubmit([context, reactor, work = std::move(work)]() mutable {
-    grpc::Status expired;
-    if (Expired(context, &expired)) {
-      Log(LogLevel::kInfo, "call ended before hashing; skipped",
-          {{"reason", expired.error_message()}});
-      reactor->Finish(expired);
-      return;
-    }
-    reactor->Finish(ToGrpcStatus(work()));
-  });
+  // The answer is sent from `then`, after the hash's pool slot is free again (see TrySubmit).
+  auto answer = std::make_shared<grpc::Status>();
+  const bool accepted = pool.TrySubmit(
+      [context, answer, work = std::move(work)]() mutable {
+        if (Expired(context, answer.get())) {
+          Log(LogLevel::kInfo, "call ended before hashing; skipped",
+              {{"reason", answer->error_message()}});
+          return;
+        }
+        *answer = ToGrpcStatus(work());
+      },
+      [reactor, answer] { reactor->Finish(*answer); });
   if (!accepted) {
     // A full pool clears within about one hash; tell clients (the gateway passes it on as
     // Retry-After, which the frontend SDK shows) to come back in a second.

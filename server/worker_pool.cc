@@ -13,7 +13,7 @@ WorkerPool::WorkerPool(int threads, int queue_capacity)
 
 WorkerPool::~WorkerPool() { Shutdown(); }
 
-bool WorkerPool::TrySubmit(std::function<void()> task) {
+bool WorkerPool::TrySubmit(std::function<void()> task, std::function<void()> then) {
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return false;
   // Accepted work = running + queued; free threads take queued tasks at once, so only the
@@ -22,7 +22,7 @@ bool WorkerPool::TrySubmit(std::function<void()> task) {
   // threads have reached their wait.
   const int accepted = busy_ + static_cast<int>(queue_.size());
   if (accepted >= thread_count_ + queue_capacity_) return false;
-  queue_.push_back(std::move(task));
+  queue_.push_back({std::move(task), std::move(then)});
   lock.unlock();
   work_or_stop_.notify_one();
   return true;
@@ -41,18 +41,21 @@ void WorkerPool::Shutdown() {
 
 void WorkerPool::Run() {
   for (;;) {
-    std::function<void()> task;
+    Work work;
     {
       std::unique_lock<std::mutex> lock(mu_);
       work_or_stop_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
-      task = std::move(queue_.front());
+      work = std::move(queue_.front());
       queue_.pop_front();
       ++busy_;
     }
-    task();
-    std::lock_guard<std::mutex> lock(mu_);
-    --busy_;
+    work.task();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --busy_;
+    }
+    if (work.then) work.then();
   }
 }
 

@@ -30,8 +30,11 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   // TrySubmit queues `task` and returns true, or returns false when the queue is full or
-  // the pool is shutting down. A task must not throw.
-  bool TrySubmit(std::function<void()> task);
+  // the pool is shutting down. `then` (optional) runs on the same thread right after `task`,
+  // once its slot is free again: a task that answers a client should answer there, or the
+  // client's next request, sent the moment the answer arrives, can find the pool still full
+  // of its own finished call. Neither may throw.
+  bool TrySubmit(std::function<void()> task, std::function<void()> then = nullptr);
 
   // Shutdown stops accepting tasks, runs those already accepted and joins the threads.
   // Idempotent.
@@ -49,7 +52,11 @@ class WorkerPool {
   // be reported as a race and the TSan build could check nothing here.
   std::mutex mu_;
   std::condition_variable work_or_stop_;  // signalled on a new task and on Shutdown
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  struct Work {
+    std::function<void()> task;
+    std::function<void()> then;
+  };
+  std::deque<Work> queue_ ABSL_GUARDED_BY(mu_);
   int busy_ ABSL_GUARDED_BY(mu_) = 0;  // threads running a task
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::mutex join_mu_;  // serializes Shutdown callers

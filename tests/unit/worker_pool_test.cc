@@ -24,11 +24,11 @@ constexpr std::chrono::seconds kBound(60);
 class Gate {
  public:
   ~Gate() { Open(); }
+  // Notifying under the lock: once a waiter can see the change it may destroy this object,
+  // so the condition variable must not be touched after the mutex is released.
   void Open() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      open_ = true;
-    }
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
     opened_.notify_all();
   }
   void Wait() {
@@ -51,11 +51,9 @@ class Gate {
 class Countdown {
  public:
   explicit Countdown(int n) : left_(n) {}
-  void Done() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      --left_;
-    }
+  void Done() {  // notifies under the lock, like Gate::Open
+    std::lock_guard<std::mutex> lock(mu_);
+    --left_;
     changed_.notify_all();
   }
   bool WaitWithBound() {
@@ -114,6 +112,32 @@ TEST_F(WorkerPoolTest, RunsEveryTaskOnPoolThreads) {
   std::lock_guard<std::mutex> lock(mu);
   EXPECT_FALSE(thread_ids.contains(std::this_thread::get_id()));
   EXPECT_LE(thread_ids.size(), 2u);
+}
+
+TEST_F(WorkerPoolTest, ThenRunsAfterTheSlotIsFree) {
+  // A client that sends its next request the moment an answer arrives must find the slot of
+  // its finished call free: `then` (where answers are sent) runs after the slot is released.
+  WorkerPool pool(1, 0);
+  Countdown done(2);
+  bool next_accepted = false;
+  ASSERT_TRUE(pool.TrySubmit([] {},
+                             [&] {
+                               next_accepted = pool.TrySubmit([&] { done.Done(); });
+                               done.Done();
+                             }));
+  ASSERT_TRUE(done.WaitWithBound());
+  EXPECT_TRUE(next_accepted);
+}
+
+TEST_F(WorkerPoolTest, ThenRunsForTasksDrainedAtShutdown) {
+  WorkerPool pool(1, 1);
+  SubmitBlocker(pool);
+  std::atomic<int> then_ran{0};
+  ASSERT_TRUE(pool.TrySubmit([this] { ++ran_; }, [&] { ++then_ran; }));
+  release_.Open();
+  pool.Shutdown();
+  EXPECT_EQ(ran_.load(), 1);
+  EXPECT_EQ(then_ran.load(), 1);
 }
 
 TEST_F(WorkerPoolTest, RefusesWhenThreadBusyAndQueueFull) {
