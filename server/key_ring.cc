@@ -101,6 +101,11 @@ struct LoadedKey {
   std::string kid;
   KeyAlgorithm algorithm = KeyAlgorithm::kRS256;
   PkeyPtr pkey;  // only read after construction; OpenSSL allows concurrent readers
+  // Contexts initialised once for RS256/ES256 (null for EdDSA); each call works on a copy.
+  // OpenSSL 3 fetches the digest and signature implementations from its provider store on
+  // every *Init; copying a ready context skips that lookup (see NewSignatureContext).
+  MdCtxPtr sign_template;
+  MdCtxPtr verify_template;
   storage::TimePoint created_at;
   PublicJwk jwk;
   std::string header_b64;  // base64url of {"alg":…,"kid":…,"typ":"JWT"}
@@ -335,6 +340,18 @@ absl::StatusOr<std::shared_ptr<const LoadedKey>> MakeLoadedKey(std::string kid,
   key->kid = std::move(kid);
   key->algorithm = algorithm;
   key->pkey = std::move(pkey);
+  if (algorithm != KeyAlgorithm::kEdDSA) {
+    key->sign_template.reset(EVP_MD_CTX_new());
+    key->verify_template.reset(EVP_MD_CTX_new());
+    if (key->sign_template == nullptr || key->verify_template == nullptr ||
+        EVP_DigestSignInit(key->sign_template.get(), nullptr, EVP_sha256(), nullptr,
+                           key->pkey.get()) != 1 ||
+        EVP_DigestVerifyInit(key->verify_template.get(), nullptr, EVP_sha256(), nullptr,
+                             key->pkey.get()) != 1) {
+      ERR_clear_error();
+      return absl::InternalError(absl::StrCat("signing key ", key->kid, ": cannot use the key"));
+    }
+  }
   key->created_at = created_at;
   key->jwk = *std::move(jwk);
   return key;
@@ -369,13 +386,25 @@ storage::TimePoint NextCreatedAt(const Clock& clock,
   return std::max(now, keys.back()->created_at);
 }
 
-absl::StatusOr<std::string> Sign(const LoadedKey& key, std::string_view input) {
+// NewSignatureContext returns a context ready for one EVP_DigestSign (sign) or
+// EVP_DigestVerify: a copy of the key's template where it has one (copying only reads the
+// template, so threads share it), else freshly initialised (EdDSA: no digest). Null on error.
+MdCtxPtr NewSignatureContext(const LoadedKey& key, bool sign) {
   MdCtxPtr ctx(EVP_MD_CTX_new());
-  const EVP_MD* md = key.algorithm == KeyAlgorithm::kEdDSA ? nullptr : EVP_sha256();
+  if (ctx == nullptr) return nullptr;
+  const EVP_MD_CTX* ready = sign ? key.sign_template.get() : key.verify_template.get();
+  const bool ok =
+      ready != nullptr ? EVP_MD_CTX_copy_ex(ctx.get(), ready) == 1
+      : sign ? EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey.get()) == 1
+             : EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey.get()) == 1;
+  return ok ? std::move(ctx) : nullptr;
+}
+
+absl::StatusOr<std::string> Sign(const LoadedKey& key, std::string_view input) {
+  MdCtxPtr ctx = NewSignatureContext(key, /*sign=*/true);
   const auto* data = reinterpret_cast<const unsigned char*>(input.data());
   std::size_t sig_len = 0;
-  if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key.pkey.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &sig_len, data, input.size()) != 1) {
+  if (ctx == nullptr || EVP_DigestSign(ctx.get(), nullptr, &sig_len, data, input.size()) != 1) {
     ERR_clear_error();
     return absl::InternalError("jwt: signing failed");
   }
@@ -413,11 +442,9 @@ bool VerifySignature(const LoadedKey& key, std::string_view input, std::string_v
       if (sig.size() != kEd25519SignatureBytes) return false;
       break;
   }
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  const EVP_MD* md = key.algorithm == KeyAlgorithm::kEdDSA ? nullptr : EVP_sha256();
+  MdCtxPtr ctx = NewSignatureContext(key, /*sign=*/false);
   const bool ok =
       ctx != nullptr &&
-      EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key.pkey.get()) == 1 &&
       EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
                        reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
   if (!ok) ERR_clear_error();

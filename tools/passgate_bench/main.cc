@@ -6,6 +6,7 @@
 //   passgate_bench grpc --target 127.0.0.1:50051 --rpc login --users users.tsv --concurrency 6
 //   passgate_bench wrk --url http://127.0.0.1:8000/password/login --script login.lua ...
 //   passgate_bench burst --http-port 8000 --connections 1000 --server-pid PID --users users.tsv
+//   passgate_bench token --algorithm RS256 --seconds 2
 //   passgate_bench report --results results.jsonl
 #include <iostream>
 
@@ -15,6 +16,7 @@
 #include "tools/passgate_bench/hasher_rate.h"
 #include "tools/passgate_bench/http_burst.h"
 #include "tools/passgate_bench/report.h"
+#include "tools/passgate_bench/token_cost.h"
 #include "tools/passgate_bench/wrk_run.h"
 
 namespace passgate::bench {
@@ -134,6 +136,22 @@ int Main(int argc, char** argv) {
   burst_command->add_option("--server-pid", server_pid, "Whose peak RSS to report");
   add_label(burst_command);
 
+  TokenCostOptions token;
+  std::string token_algorithm = "RS256";
+  double token_seconds = 2;
+  CLI::App* token_command = app.add_subcommand(
+      "token", "CPU cost of signing and verifying one session token with the key ring");
+  token_command->add_option("--algorithm", token_algorithm)
+      ->capture_default_str()
+      ->check(CLI::IsMember({"RS256", "ES256", "EdDSA"}));
+  token_command->add_option("--rsa-bits", token.rsa_bits)
+      ->capture_default_str()
+      ->check(CLI::IsMember({2048, 3072, 4096}));
+  token_command->add_option("--seconds", token_seconds, "Per operation")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  add_label(token_command);
+
   ReportOptions report;
   CLI::App* report_command =
       app.add_subcommand("report", "Print the table from the phases' JSON lines");
@@ -146,6 +164,11 @@ int Main(int argc, char** argv) {
   if (*hasher_command) {
     hasher.duration = Millis(hasher_seconds);
     return Emit(label, MeasureHasherRate(hasher));
+  }
+  if (*token_command) {
+    token.algorithm = *server::ParseKeyAlgorithm(token_algorithm);  // checked by IsMember
+    token.duration = Millis(token_seconds);
+    return Emit(label, MeasureTokenCost(token));
   }
   if (*grpc_command || *burst_command) {
     absl::StatusOr<std::vector<Credential>> users = ReadCredentials(users_file);

@@ -290,6 +290,20 @@ absl::StatusOr<int> WriteReport(const ReportOptions& options, std::ostream& out)
                Verdict(p.ok_per_s >= target));
   }
 
+  report.Heading("Session token cost (one thread, CPU per operation; a login signs one, "
+                 "a ValidateSession verifies one)");
+  for (const auto& [label, record] : records) {
+    if (!label.starts_with(label::kTokenPrefix)) continue;
+    const std::string algorithm = record.value("algorithm", "?");
+    const std::string name =
+        algorithm == "RS256" ? absl::StrCat("RS256-", record.value("rsa_bits", 0), " (default)")
+                             : algorithm;
+    report.Row(absl::StrCat(name, " sign / verify"),
+               absl::StrCat(Number(record.value("sign_us", 0.0)), " µs / ",
+                            Number(record.value("verify_us", 0.0)), " µs"),
+               "", "", "", "", "");
+  }
+
   report.Heading("Memory");
   if (const json* burst = report.Find(label::kBurst)) {
     std::vector<std::string> parts;

@@ -20,6 +20,8 @@ inline constexpr char kRestLoginBench[] = "rest.login.bench";
 inline constexpr char kRestJwks[] = "rest.jwks";
 inline constexpr char kGrpcValidate[] = "grpc.validate";
 inline constexpr char kBurst[] = "burst";
+// Token rows: "token.<algorithm>" (RS256 is the default, the others for comparison).
+inline constexpr char kTokenPrefix[] = "token.";
 // Sweep rows: "sweep.grpc.<concurrency>" and "sweep.rest.<concurrency>".
 inline constexpr char kSweepPrefix[] = "sweep.";
 }  // namespace label
