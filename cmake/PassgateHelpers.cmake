@@ -45,3 +45,20 @@ function(passgate_test name)
     DISCOVERY_MODE PRE_TEST
     PROPERTIES LABELS "${labels}" TIMEOUT 600)
 endfunction()
+
+# passgate_fuzzer(NAME SRCS ... DEPS ...)
+# A libFuzzer target (PASSGATE_FUZZ=ON, clang only) plus the ctest `fuzz_<name>_corpus`
+# (label fuzz), which runs it once over tests/fuzz/corpus/<name>/ so every seed stays a
+# regression test. The corpus is only read (-runs=0 executes each input and stops).
+function(passgate_fuzzer name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  target_compile_definitions(${name} PRIVATE PASSGATE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  passgate_warnings(${name})
+  set(corpus ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${name})
+  add_test(NAME fuzz_${name}_corpus COMMAND ${name} -runs=0 ${corpus})
+  set_tests_properties(fuzz_${name}_corpus PROPERTIES LABELS fuzz TIMEOUT 300)
+endfunction()

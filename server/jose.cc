@@ -4,6 +4,7 @@
 #include <openssl/ecdsa.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace passgate::server {
@@ -33,6 +34,14 @@ std::string Base64UrlEncode(std::string_view data) {
 }
 
 std::optional<std::string> Base64UrlDecode(std::string_view encoded) {
+  // libsodium 1.0.18 (Debian 12) decodes every byte >= 0x80 as if it were '_' instead of
+  // stopping there, which gave one JWS signature 2^k accepted spellings: check the alphabet
+  // first.
+  const auto in_alphabet = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+  };
+  if (!std::all_of(encoded.begin(), encoded.end(), in_alphabet)) return std::nullopt;
   std::string out(encoded.size() / 4 * 3 + 3, '\0');
   std::size_t out_len = 0;
   const char* end = nullptr;

@@ -34,6 +34,15 @@ absl::StatusOr<TimePoint> ReadTime(const json& entry, const char* key, TimePoint
   if (!absl::ParseTime(absl::RFC3339_full, it->get<std::string>(), &parsed, &error)) {
     return absl::InvalidArgumentError(absl::StrCat(key, " is not an RFC 3339 time"));
   }
+  // RFC 3339 (and Go's time.Time, e.g. its zero value 0001-01-01T00:00:00Z) spans years 1 to
+  // 9999, TimePoint (int64 nanoseconds since 1970) only about 1678 to 2262: refuse what does
+  // not fit instead of letting ToChronoTime saturate (the stores' microsecond rounding of a
+  // saturated value overflows, and the user would export with different times).
+  static const absl::Time kEarliest = absl::FromChrono(TimePoint::min()) + absl::Hours(24);
+  static const absl::Time kLatest = absl::FromChrono(TimePoint::max()) - absl::Hours(24);
+  if (parsed < kEarliest || parsed > kLatest) {
+    return absl::InvalidArgumentError(absl::StrCat(key, " is out of range"));
+  }
   return absl::ToChronoTime(parsed);
 }
 
@@ -65,7 +74,8 @@ absl::StatusOr<ParsedEntry> ParseEntry(const json& entry, TimePoint now) {
                                                "password", "created_at", "updated_at"};
   ParsedEntry parsed;
   for (const auto& [key, value] : entry.items()) {
-    if (!kKnown.contains(key) && !value.is_null()) parsed.ignored.push_back(key);
+    // The names are untrusted too: they end up in the operator's report.
+    if (!kKnown.contains(key) && !value.is_null()) parsed.ignored.push_back(Printable(key));
   }
   storage::User& user = parsed.user;
 

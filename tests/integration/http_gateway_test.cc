@@ -269,12 +269,13 @@ class HttpGatewayTest : public PassgateServerTest {
   }
 
   // StartGatewayProcess runs `passgate serve gateway` with the fixture config plus `public_lines`
-  // inside server.public.
-  std::unique_ptr<ServerProcess> StartGatewayProcess(const std::string& public_lines) {
-    const std::string gateway_config = dir_.File("gateway.yaml");
+  // inside server.public; `name` names its config and log files.
+  std::unique_ptr<ServerProcess> StartGatewayProcess(const std::string& public_lines,
+                                                     const std::string& name = "gateway") {
+    const std::string gateway_config = dir_.File(name + ".yaml");
     WriteFile(gateway_config, InsertAfter(ReadFile(config_),
                                           "  public:\n    address: 127.0.0.1:0\n", public_lines));
-    extra_logs_.push_back(dir_.File("gateway.log"));
+    extra_logs_.push_back(dir_.File(name + ".log"));
     return ServerProcess::Start(gateway_config, extra_logs_.back(), {}, {"serve", "gateway"});
   }
 
@@ -905,11 +906,19 @@ TEST_F(SplitProcessTest, GatewayAnswers503WhenTheServiceIsDown) {
   std::unique_ptr<ServerProcess> gateway = StartGatewayProcess(
       "    upstream: {address: \"127.0.0.1:" + std::to_string(server_->port()) + "\"}\n");
   ASSERT_NE(gateway, nullptr);
-  EXPECT_EQ(HttpCall(gateway->http_port(), "GET", "/.well-known/jwks.json").status, 200);
+  const HttpReply keys = HttpCall(gateway->http_port(), "GET", "/.well-known/jwks.json");
+  EXPECT_EQ(keys.status, 200);
   server_->Kill();
   ExpectError(LoginHttp(kJohn, "SuperSecure", {}, gateway->http_port()), 503, "Service Unavailable",
               "login");
-  ExpectError(HttpCall(gateway->http_port(), "GET", "/.well-known/jwks.json"), 503,
+  // The public keys fetched while the service was up are still served from the gateway's
+  // cache (fresh for 10 s); a gateway that never saw them answers 503.
+  EXPECT_EQ(HttpCall(gateway->http_port(), "GET", "/.well-known/jwks.json").body, keys.body);
+  std::unique_ptr<ServerProcess> late_gateway = StartGatewayProcess(
+      "    upstream: {address: \"127.0.0.1:" + std::to_string(server_->port()) + "\"}\n",
+      "late-gateway");
+  ASSERT_NE(late_gateway, nullptr);
+  ExpectError(HttpCall(late_gateway->http_port(), "GET", "/.well-known/jwks.json"), 503,
               "Service Unavailable", "jwks");
 }
 

@@ -78,6 +78,16 @@ TEST(Base64UrlTest, RejectsNonCanonicalOrForeignInput) {
   EXPECT_FALSE(Base64UrlDecode(std::string_view("Zm\0v", 4)).has_value());
 }
 
+// Found by tests/fuzz/jwt: libsodium 1.0.18 decoded any byte >= 0x80 like '_', so a token's
+// signature part had other accepted spellings.
+TEST(Base64UrlTest, RejectsEveryNonAsciiByteWhereUnderscoreWouldDecode) {
+  ASSERT_EQ(Base64UrlDecode("__8"), std::optional<std::string>("\xff\xff"));
+  for (int byte = 0x80; byte <= 0xff; ++byte) {
+    const std::string encoded = std::string(1, static_cast<char>(byte)) + "_8";
+    EXPECT_FALSE(Base64UrlDecode(encoded).has_value()) << "byte " << byte;
+  }
+}
+
 TEST(EcdsaSignatureTest, RawRoundTripsThroughDer) {
   std::string raw(64, '\0');
   for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<char>(i * 7 + 1);

@@ -1131,9 +1131,11 @@ TEST_F(GrpcClientTest, ForwardsIdentityAndCopiesMetadata) {
   EXPECT_EQ(service_.Received("x-passgate-user-agent"), "Mozilla/5.0");
   EXPECT_EQ(service_.Received("x-request-id"), "req-1");
   EXPECT_EQ(service_.Received("authorization"), "Bearer jwt-1");
-  const auto value = [&](const std::string& key) {
-    auto it = result.metadata.find(key);
-    return it == result.metadata.end() ? std::string("<absent>") : it->second;
+  // Not `[&]` on `result` itself: clang < 16 cannot capture structured bindings.
+  const auto& metadata = result.metadata;
+  const auto value = [&metadata](const std::string& key) {
+    auto it = metadata.find(key);
+    return it == metadata.end() ? std::string("<absent>") : it->second;
   };
   EXPECT_EQ(value("x-ratelimit-limit"), "5");
   EXPECT_EQ(value("x-ratelimit-remaining"), "4");

@@ -218,6 +218,18 @@ TEST_F(UserTransferTest, SkipsEntriesWithMalformedMembers) {
       {R"({"emails": [{"address": "a@example.com", "is_primary": true}],
            "created_at": "yesterday"})",
        "created_at is not an RFC 3339 time"},
+      // Valid RFC 3339 but outside what TimePoint holds (found by tests/fuzz/import): they
+      // used to saturate, overflow in the store's rounding and export as other times.
+      {R"({"emails": [{"address": "a@example.com", "is_primary": true}],
+           "created_at": "0001-01-01T00:00:00Z"})",
+       "created_at is out of range"},
+      {R"({"emails": [{"address": "a@example.com", "is_primary": true}],
+           "updated_at": "9999-12-31T23:59:59.999999999Z"})",
+       "updated_at is out of range"},
+      {R"({"emails": [{"address": "a@example.com", "is_primary": true}],
+           "password": {"password": "$2a$12$Cf7k.dG6pznTUJ5u2u1pgu6I4VXH5.9O0NZsDk8TwWwyBkZovYVli",
+                        "created_at": "1677-01-01T00:00:00Z"}})",
+       "created_at is out of range"},
       {R"({"emails": [{"address": "a@example.com", "is_primary": true}],
            "password": "$2a$12$Cf7k.dG6pznTUJ5u2u1pgu6I4VXH5.9O0NZsDk8TwWwyBkZovYVli"})",
        "password.password must be a string hash"},
@@ -252,6 +264,18 @@ TEST_F(UserTransferTest, ReportsIgnoredMembers) {
   EXPECT_THAT(report.ignored[0], HasSubstr("webauthn_credentials"));
   EXPECT_THAT(report.ignored[0], HasSubstr("otp_secret"));
   EXPECT_TRUE(User(*store_, kJohnId).has_value()) << "the user itself is imported";
+}
+
+// Found by tests/fuzz/import: ignored member names went into the report unmasked, so an
+// import file could put terminal escape sequences on the operator's screen.
+TEST_F(UserTransferTest, MasksControlBytesInIgnoredMemberNames) {
+  const ImportReport report = MustImport(*store_, R"([
+    {"emails": [{"address": "john.doe@example.com", "is_primary": true}],
+     "otp\u001b[2J_secret": "JBSWY3DPEHPK3PXP", "x\u007fy": 1}
+  ])");
+  EXPECT_EQ(report.imported, 1u);
+  ASSERT_EQ(report.ignored.size(), 1u);
+  EXPECT_EQ(report.ignored[0], "entry 0: ignored otp?[2J_secret, x?y");
 }
 
 TEST_F(UserTransferTest, NonArrayDocumentImportsNothing) {
