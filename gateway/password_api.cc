@@ -203,9 +203,8 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
 
   Impl(GatewayOptions options_in, std::shared_ptr<PasswordAuthClient> client_in)
       : options(std::move(options_in)),
-        client_owner(std::move(client_in)),
-        client(*client_owner),
-        jwks_cache(client_owner, options.jwks_cache_ttl, JwksJson),
+        client(std::move(client_in)),
+        jwks_cache(client, options.jwks_cache_ttl, JwksJson),
         client_ip_resolver(options.trusted_proxies),
         cors({.allow_origins = options.cors_allow_origins,
               .unsafe_wildcard_origin_allowed = options.cors_unsafe_wildcard_origin_allowed,
@@ -263,7 +262,7 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
     LoginRequest call;
     call.set_user_id(std::move(user_id));
     call.set_password(std::move(password));
-    client.Login(call, ex->call, [ex](CallResult result, LoginResponse reply) {
+    client->Login(call, ex->call, [ex](CallResult result, LoginResponse reply) {
       ex->impl->FinishLogin(*ex, result, reply);
     });
   }
@@ -317,7 +316,7 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
                        const std::string& token) const {
     CallContext context = ex->call;
     context.bearer_token = token;
-    client.SetPassword(call, context, [ex](CallResult result, SetPasswordResponse reply) {
+    client->SetPassword(call, context, [ex](CallResult result, SetPasswordResponse reply) {
       HttpResponse response =
           result.status.ok() ? JsonResponse(reply.created() ? 201 : 200, std::string(kNullBody))
                              : GrpcError(result.status);
@@ -351,7 +350,7 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
     if (token.empty()) return Send(*ex, ErrorResponse(400, "session_token is a required field"));
     ValidateSessionRequest call;
     call.set_session_token(std::move(token));
-    client.ValidateSession(call, ex->call, [ex](CallResult result, ValidateSessionResponse reply) {
+    client->ValidateSession(call, ex->call, [ex](CallResult result, ValidateSessionResponse reply) {
       HttpResponse response = result.status.ok() ? JsonResponse(200, ValidateSessionJson(reply))
                                                  : GrpcError(result.status);
       ex->impl->Send(*ex, std::move(response));
@@ -398,7 +397,7 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
                         std::size_t index, FoundSession done) const {
     ValidateSessionRequest call;
     call.set_session_token((*tokens)[index]);
-    client.ValidateSession(call, ex->call,
+    client->ValidateSession(call, ex->call,
                            [ex, tokens, index, done = std::move(done)](
                                CallResult result, ValidateSessionResponse reply) mutable {
                              if (!result.status.ok()) return done(result.status, nullptr, nullptr);
@@ -451,8 +450,7 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
   }
 
   GatewayOptions options;
-  std::shared_ptr<PasswordAuthClient> client_owner;
-  PasswordAuthClient& client;
+  const std::shared_ptr<PasswordAuthClient> client;
   JwksCache jwks_cache;
   ClientIpResolver client_ip_resolver;
   CorsPolicy cors;

@@ -161,14 +161,9 @@ TEST_F(CrashSafetyTest, AcknowledgedWritesSurviveSigkillAndTheDatabaseStaysIntac
     auto stub = NewStub();
     for (std::size_t seq = 0; !stop_; ++seq) {
       const std::string& user_id = state.user_ids[seq % state.user_ids.size()];
-      passgate::v1::LoginRequest request;
-      request.set_user_id(user_id);
-      request.set_password(kLoginPassword);
       passgate::v1::LoginResponse response;
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
       state.in_flight_user = user_id;
-      const grpc::Status status = stub->Login(&context, request, &response);
+      const grpc::Status status = LoginWith(*stub, user_id, kLoginPassword, &response);
       if (status.ok()) {
         state.acked.push_back({user_id, response.session_token(), response.session_id()});
         state.in_flight_user.reset();

@@ -32,15 +32,20 @@ void PassgateServerTest::ConnectStub() {
       grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
 }
 
-grpc::Status PassgateServerTest::Login(const std::string& user_id, const std::string& password,
-                                       passgate::v1::LoginResponse* response) {
+grpc::Status LoginWith(passgate::v1::PasswordAuth::Stub& stub, const std::string& user_id,
+                       const std::string& password, passgate::v1::LoginResponse* response) {
   passgate::v1::LoginRequest request;
   request.set_user_id(user_id);
   request.set_password(password);
   passgate::v1::LoginResponse ignored;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  return stub_->Login(&context, request, response != nullptr ? response : &ignored);
+  return stub.Login(&context, request, response != nullptr ? response : &ignored);
+}
+
+grpc::Status PassgateServerTest::Login(const std::string& user_id, const std::string& password,
+                                       passgate::v1::LoginResponse* response) {
+  return LoginWith(*stub_, user_id, password, response);
 }
 
 std::string PassgateServerTest::TokenFor(const std::string& user_id, const std::string& password) {

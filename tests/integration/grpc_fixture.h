@@ -17,6 +17,10 @@ inline constexpr char kJohn[] = "38bf5a00-d7ea-40a5-a5de-48722c148925";  // pass
 inline constexpr char kNoPassword[] = "b5dd5267-b462-48be-b70d-bcd6f1bbe7a5";
 inline constexpr char kUnknown[] = "6a565180-2366-45b1-8785-39f7902c7f2e";
 
+// LoginWith calls Login on `stub` with a 60 s deadline; `response` may be null.
+grpc::Status LoginWith(passgate::v1::PasswordAuth::Stub& stub, const std::string& user_id,
+                       const std::string& password, passgate::v1::LoginResponse* response);
+
 // PassgateServerTest: a temp dir, a config, Hanko's fixture users imported through
 // `passgate user import`, and `passgate serve` running with a gRPC stub connected to it.
 class PassgateServerTest : public ::testing::Test {
