@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "server/jose.h"
+#include "server/sodium_init.h"
 
 namespace passgate::server {
 namespace {
@@ -50,14 +51,6 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 using BignumPtr = std::unique_ptr<BIGNUM, BignumDeleter>;
 using Pkcs8Ptr = std::unique_ptr<PKCS8_PRIV_KEY_INFO, Pkcs8Deleter>;
-
-void EnsureSodium() {
-  static const bool initialized = sodium_init() >= 0;
-  if (!initialized) {
-    std::fputs("passgate: sodium_init failed\n", stderr);
-    std::abort();
-  }
-}
 
 // SecretBytes holds private key material and zeroes it when it goes out of scope. A heap
 // buffer (not std::string, whose short-string buffer a move would copy) so a move leaves

@@ -9,19 +9,12 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "server/sodium_init.h"
 
 namespace passgate::server {
 namespace {
 
 constexpr std::string_view kArgon2idPrefix = "$argon2id$";
-
-void EnsureSodium() {
-  static const bool initialized = sodium_init() >= 0;
-  if (!initialized) {
-    std::fputs("passgate: sodium_init failed\n", stderr);
-    std::abort();
-  }
-}
 
 bool IsBcrypt(std::string_view hash) {
   return hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$");

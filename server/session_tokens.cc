@@ -41,7 +41,11 @@ std::optional<std::vector<std::string>> ReadAudience(const nlohmann::json& aud) 
 
 SessionTokens::SessionTokens(storage::Store& store, const KeyRing& keys, const Clock& clock,
                              SessionPolicy policy)
-    : store_(store), keys_(keys), clock_(clock), policy_(std::move(policy)) {}
+    : store_(store),
+      keys_(keys),
+      clock_(clock),
+      policy_(std::move(policy)),
+      verified_tokens_(policy_.verified_token_cache) {}
 
 absl::StatusOr<IssuedSession> SessionTokens::Issue(const storage::User& user,
                                                    const ClientInfo& client) const {
@@ -87,6 +91,22 @@ absl::StatusOr<IssuedSession> SessionTokens::Issue(const storage::User& user,
 }
 
 absl::StatusOr<SessionClaims> SessionTokens::Validate(std::string_view token) const {
+  const TimePoint now = clock_.Now();
+  std::optional<SessionClaims> cached = verified_tokens_.Find(token, now);
+  const bool was_cached = cached.has_value();
+  absl::StatusOr<SessionClaims> claims =
+      was_cached ? absl::StatusOr<SessionClaims>(*std::move(cached)) : VerifyAndParse(token);
+  if (!claims.ok()) return claims.status();
+  // Only these two can change for a given token, so cached or not they are checked on every
+  // call (Find has checked exp already; checking again keeps the invariant visible here).
+  // The row is what makes revocation take effect at once.
+  if (claims->expiration <= now) return Unauthorized();
+  if (absl::Status row = CheckSessionRow(*claims, now); !row.ok()) return row;
+  if (!was_cached) verified_tokens_.Insert(token, *claims);
+  return claims;
+}
+
+absl::StatusOr<SessionClaims> SessionTokens::VerifyAndParse(std::string_view token) const {
   absl::StatusOr<nlohmann::json> payload = keys_.VerifyJwt(token);
   if (!payload.ok()) return Unauthorized();
   const nlohmann::json& p = *payload;
@@ -110,8 +130,6 @@ absl::StatusOr<SessionClaims> SessionTokens::Validate(std::string_view token) co
   if (!audience) return Unauthorized();
   claims.audience = *std::move(audience);
 
-  const TimePoint now = clock_.Now();
-  if (claims.expiration <= now) return Unauthorized();
   const bool audience_matches = std::any_of(
       claims.audience.begin(), claims.audience.end(), [&](const std::string& a) {
         return std::find(policy_.audience.begin(), policy_.audience.end(), a) !=
@@ -136,7 +154,10 @@ absl::StatusOr<SessionClaims> SessionTokens::Validate(std::string_view token) co
     claims.email = storage::Email{address->get<std::string>(), primary->get<bool>(),
                                   verified->get<bool>()};
   }
+  return claims;
+}
 
+absl::Status SessionTokens::CheckSessionRow(const SessionClaims& claims, TimePoint now) const {
   // The row makes revocation work: a signed, unexpired token without its row is dead.
   absl::StatusOr<std::optional<storage::Session>> row = store_.FindSession(claims.session_id);
   if (!row.ok()) {
@@ -146,7 +167,7 @@ absl::StatusOr<SessionClaims> SessionTokens::Validate(std::string_view token) co
   if (!row->has_value() || (*row)->user_id != claims.subject || (*row)->expires_at <= now) {
     return Unauthorized();
   }
-  return claims;
+  return absl::OkStatus();
 }
 
 }  // namespace passgate::server

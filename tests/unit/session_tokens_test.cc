@@ -326,5 +326,116 @@ TEST_F(SessionTokensTest, GarbageTokenIsUnauthenticated) {
   EXPECT_TRUE(tokens.Validate(issued.token).ok()) << "the original still validates";
 }
 
+// The verified-token cache (verified_token_cache.h) skips the signature and parsing for a
+// token seen before; these tests pin down what it must never skip.
+
+TEST_F(SessionTokensTest, CachedTokenStaysValidAcrossCalls) {
+  const SessionTokens tokens = Tokens();
+  const IssuedSession issued = MustIssue(tokens, john_);
+  EXPECT_EQ(tokens.verified_tokens_cached(), 0u);
+  for (int call = 0; call < 5; ++call) {
+    const absl::StatusOr<SessionClaims> claims = tokens.Validate(issued.token);
+    ASSERT_TRUE(claims.ok()) << "call " << call << ": " << claims.status();
+    EXPECT_EQ(claims->subject, kJohnId) << "call " << call;
+    EXPECT_EQ(claims->session_id, issued.claims.session_id) << "call " << call;
+    EXPECT_EQ(claims->expiration, issued.claims.expiration) << "call " << call;
+    ASSERT_TRUE(claims->email.has_value()) << "call " << call;
+    EXPECT_EQ(*claims->email, (storage::Email{"john.doe+1@example.com", true, true}));
+    EXPECT_EQ(tokens.verified_tokens_cached(), 1u) << "call " << call;
+  }
+}
+
+TEST_F(SessionTokensTest, CachedTokenIsRejectedOnceRevoked) {
+  const SessionTokens tokens = Tokens();
+  const IssuedSession issued = MustIssue(tokens, john_);
+  ASSERT_TRUE(tokens.Validate(issued.token).ok());
+  ASSERT_EQ(tokens.verified_tokens_cached(), 1u);
+
+  const absl::StatusOr<bool> deleted = store_->DeleteSession(issued.claims.session_id);
+  ASSERT_TRUE(deleted.ok() && *deleted);
+  ExpectUnauthorized(tokens.Validate(issued.token), "cached, then its session row deleted");
+  ExpectUnauthorized(tokens.Validate(issued.token), "and again");
+}
+
+TEST_F(SessionTokensTest, CachedTokenIsRejectedOnceExpired) {
+  const SessionTokens tokens = Tokens();
+  const IssuedSession issued = MustIssue(tokens, john_);
+  // Keep the row alive past exp, so that only the token's own exp can refuse it.
+  ASSERT_TRUE(store_->DeleteSession(issued.claims.session_id).ok());
+  storage::Session row{issued.claims.session_id,
+                       kJohnId,
+                       clock_.Now(),
+                       issued.claims.expiration + seconds(86400),
+                       client_.ip,
+                       client_.user_agent};
+  ASSERT_TRUE(store_->CreateSession(row, 5, clock_.Now()).ok());
+  ASSERT_TRUE(tokens.Validate(issued.token).ok());
+  ASSERT_EQ(tokens.verified_tokens_cached(), 1u);
+
+  clock_.Advance(seconds(3599));  // one second before exp
+  EXPECT_TRUE(tokens.Validate(issued.token).ok()) << "cached and not yet expired";
+  clock_.Advance(seconds(1));  // at exp (the start had 250 ms past the second)
+  ExpectUnauthorized(tokens.Validate(issued.token), "cached, at exp, row still alive");
+  EXPECT_EQ(tokens.verified_tokens_cached(), 0u) << "the expired entry is dropped";
+}
+
+TEST_F(SessionTokensTest, AlteredCachedTokenIsRejected) {
+  const SessionTokens tokens = Tokens();
+  const IssuedSession issued = MustIssue(tokens, john_);
+  ASSERT_TRUE(tokens.Validate(issued.token).ok());
+  ASSERT_EQ(tokens.verified_tokens_cached(), 1u);
+
+  const std::vector<std::string> parts = SplitToken(issued.token);
+  ASSERT_EQ(parts.size(), 3u);
+  // One byte changed in the middle of the payload and of the signature (never the last
+  // character, whose low bits base64url may ignore).
+  for (const std::size_t at :
+       {parts[0].size() + 1 + parts[1].size() / 2, issued.token.size() - parts[2].size() / 2}) {
+    std::string altered = issued.token;
+    altered[at] = altered[at] == 'A' ? 'B' : 'A';
+    ExpectUnauthorized(tokens.Validate(altered), "byte " + std::to_string(at) + " altered");
+  }
+  EXPECT_EQ(tokens.verified_tokens_cached(), 1u) << "refused tokens are not cached";
+  EXPECT_TRUE(tokens.Validate(issued.token).ok()) << "the original still validates";
+}
+
+TEST_F(SessionTokensTest, InvalidTokensAreNotCached) {
+  const SessionTokens tokens = Tokens();
+  const IssuedSession issued = MustIssue(tokens, john_);
+  ExpectUnauthorized(tokens.Validate("garbage"), "garbage");
+  ExpectUnauthorized(tokens.Validate(issued.token + "x"), "trailing byte");
+  ExpectUnauthorized(Tokens(Policy({"other.example"})).Validate(issued.token), "audience");
+  // Signed and well-formed, but its row is gone: verified, yet refused, so not cached either.
+  const IssuedSession revoked = MustIssue(tokens, john_);
+  ASSERT_TRUE(store_->DeleteSession(revoked.claims.session_id).ok());
+  ExpectUnauthorized(tokens.Validate(revoked.token), "no session row");
+  EXPECT_EQ(tokens.verified_tokens_cached(), 0u);
+}
+
+TEST_F(SessionTokensTest, CachedTokenSurvivesKeyRotation) {
+  const SessionTokens tokens = Tokens();
+  const IssuedSession before = MustIssue(tokens, john_);
+  ASSERT_TRUE(tokens.Validate(before.token).ok());
+  ASSERT_TRUE(keys_->Rotate().ok());
+
+  const IssuedSession after = MustIssue(tokens, john_);
+  EXPECT_NE(DecodePart(before.token, 0)["kid"], DecodePart(after.token, 0)["kid"]);
+  EXPECT_TRUE(tokens.Validate(before.token).ok()) << "old keys keep verifying";
+  EXPECT_TRUE(tokens.Validate(after.token).ok());
+  EXPECT_EQ(tokens.verified_tokens_cached(), 2u);
+}
+
+TEST_F(SessionTokensTest, ZeroCacheCapacityValidatesEveryTime) {
+  SessionPolicy policy = Policy();
+  policy.verified_token_cache = 0;
+  const SessionTokens tokens = Tokens(policy);
+  const IssuedSession issued = MustIssue(tokens, john_);
+  EXPECT_TRUE(tokens.Validate(issued.token).ok());
+  EXPECT_TRUE(tokens.Validate(issued.token).ok());
+  EXPECT_EQ(tokens.verified_tokens_cached(), 0u);
+  ASSERT_TRUE(store_->DeleteSession(issued.claims.session_id).ok());
+  ExpectUnauthorized(tokens.Validate(issued.token), "session row deleted");
+}
+
 }  // namespace
 }  // namespace passgate::server
