@@ -178,7 +178,12 @@ class PendingResponse {
  public:
   PendingResponse(std::shared_ptr<InFlight> in_flight, std::shared_ptr<ResponseSink> sink)
       : in_flight_(std::move(in_flight)), sink_(std::move(sink)) {}
-  ~PendingResponse() { Respond(ErrorResponse(500)); }
+  // Nobody else holds this object any more (the last shared_ptr released it, which orders
+  // every earlier Respond before this), so answered_ can be read without the lock, and only a
+  // dropped Responder pays for rendering the 500.
+  ~PendingResponse() {
+    if (!answered_) Respond(ErrorResponse(500));
+  }
   PendingResponse(const PendingResponse&) = delete;
   PendingResponse& operator=(const PendingResponse&) = delete;
 
