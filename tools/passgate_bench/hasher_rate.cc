@@ -1,21 +1,44 @@
 #include "tools/passgate_bench/hasher_rate.h"
 
+#include <array>
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "server/password_hasher.h"
+#include "tools/passgate_bench/argon2_reused_buffer.h"
 #include "tools/passgate_bench/process_stats.h"
 
 namespace passgate::bench {
 
-absl::StatusOr<nlohmann::json> MeasureHasherRate(const HasherRateOptions& options) {
-  const server::Argon2idHasher hasher(
+namespace {
+
+constexpr std::string_view kPassword = "passgate bench password";
+
+// VerifyOnce returns a thread-safe callable that verifies kPassword against a hash computed
+// once up front with the chosen engine.
+absl::StatusOr<std::function<bool()>> VerifyOnce(const HasherRateOptions& options) {
+  if (options.engine == HasherEngine::kLibargon2ReusedBuffer) {
+    auto engine = std::make_shared<Argon2idReusedBuffer>(options.memory_kib, options.iterations);
+    absl::StatusOr<std::array<std::uint8_t, 32>> tag = engine->Hash(kPassword);
+    if (!tag.ok()) return tag.status();
+    return [engine, tag = *tag] { return engine->Verify(kPassword, tag); };
+  }
+  auto hasher = std::make_shared<server::Argon2idHasher>(
       server::Argon2idParams{.memory_kib = options.memory_kib, .iterations = options.iterations});
-  const std::string password = "passgate bench password";
-  absl::StatusOr<std::string> hash = hasher.Hash(password);
+  absl::StatusOr<std::string> hash = hasher->Hash(kPassword);
   if (!hash.ok()) return hash.status();
+  return [hasher, hash = *hash] { return hasher->Verify(kPassword, hash); };
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> MeasureHasherRate(const HasherRateOptions& options) {
+  absl::StatusOr<std::function<bool()>> verify = VerifyOnce(options);
+  if (!verify.ok()) return verify.status();
 
   std::vector<std::uint64_t> verifies(options.threads, 0);
   std::vector<std::chrono::steady_clock::time_point> finished(options.threads);
@@ -31,7 +54,7 @@ absl::StatusOr<nlohmann::json> MeasureHasherRate(const HasherRateOptions& option
         // last one actually finished, so that overshoot is counted, not lost.
         auto now = std::chrono::steady_clock::now();
         while (now < deadline) {
-          if (!hasher.Verify(password, *hash)) mismatch = true;
+          if (!(*verify)()) mismatch = true;
           ++verifies[t];
           now = std::chrono::steady_clock::now();
         }
@@ -50,6 +73,7 @@ absl::StatusOr<nlohmann::json> MeasureHasherRate(const HasherRateOptions& option
   }
   const double seconds = std::chrono::duration<double>(last - start).count();
   return nlohmann::json{
+      {"engine", options.engine == HasherEngine::kServer ? "server" : "libargon2-reused-buffer"},
       {"threads", options.threads},
       {"memory_kib", options.memory_kib},
       {"iterations", options.iterations},

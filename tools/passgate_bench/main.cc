@@ -9,6 +9,7 @@
 //   passgate_bench token --algorithm RS256 --seconds 2
 //   passgate_bench report --results results.jsonl
 #include <iostream>
+#include <map>
 
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
@@ -75,6 +76,14 @@ int Main(int argc, char** argv) {
   hasher_command->add_option("--parallelism", parallelism, "Argon2id lanes (only 1)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1));
+  const std::map<std::string, HasherEngine> engines = {
+      {"server", HasherEngine::kServer},
+      {"libargon2-reused-buffer", HasherEngine::kLibargon2ReusedBuffer}};
+  hasher_command
+      ->add_option("--engine", hasher.engine,
+                   "server: the server's hasher (libsodium); libargon2-reused-buffer: the "
+                   "per-thread-buffer candidate, for comparison")
+      ->transform(CLI::CheckedTransformer(engines, CLI::ignore_case));
   add_label(hasher_command);
 
   GrpcLoadOptions grpc_load;

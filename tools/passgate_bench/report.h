@@ -13,6 +13,7 @@ namespace passgate::bench {
 namespace label {
 inline constexpr char kHasherDefault[] = "hasher.default";
 inline constexpr char kHasherBench[] = "hasher.bench";
+inline constexpr char kHasherCandidate[] = "hasher.candidate";  // libargon2, reused buffer
 inline constexpr char kGrpcLoginDefault[] = "grpc.login.default";
 inline constexpr char kRestLoginDefault[] = "rest.login.default";
 inline constexpr char kGrpcLoginBench[] = "grpc.login.bench";
