@@ -1,10 +1,11 @@
 // The Boost.Beast transport. Beast is confined to this translation unit (it costs 10-20 s of
 // compile time per file that includes it).
 //
-// Threading: one io_context run by `threads` threads. The acceptor and every connection have
-// their own strand, so a connection's handlers never run concurrently. The HttpHandler is
-// called on the connection's strand; its Responder may run on any thread and only posts the
-// response back onto that strand.
+// Threading: one io_context run by `threads` threads. With more than one, the acceptor and
+// every connection have their own strand, so a connection's handlers never run concurrently;
+// with one thread they cannot, and the plain io_context executor serves. The HttpHandler is
+// called on the connection's executor; its Responder may run on any thread and only posts the
+// response back onto that executor.
 //
 // Timeouts (beast::tcp_stream deadlines, which cover every operation started until changed):
 //   - A new connection must deliver its first whole request (TLS handshake included) within
@@ -166,7 +167,7 @@ const boost::system::error_category& HttpErrorCategory() {
 class ResponseSink {
  public:
   virtual ~ResponseSink() = default;
-  // Deliver queues `response` for writing on the connection's strand. Any thread.
+  // Deliver queues `response` for writing on the connection's executor. Any thread.
   virtual void Deliver(HttpResponse response) = 0;
 };
 
@@ -592,7 +593,7 @@ class Session final : public ResponseSink, public std::enable_shared_from_this<S
 
   ServerCore& core_;
   Stream stream_;
-  const net::any_io_executor executor_;  // the connection's strand
+  const net::any_io_executor executor_;  // the connection's (strand when threads > 1)
   const std::string peer_ip_;
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
@@ -699,7 +700,7 @@ class BeastHttpServer final : public HttpServer {
       : core_(options, handler),
         io_(std::make_unique<net::io_context>(options.threads)),
         work_(std::in_place, io_->get_executor()),
-        acceptor_(std::make_unique<tcp::acceptor>(net::make_strand(*io_))),
+        acceptor_(std::make_unique<tcp::acceptor>(NewExecutor())),
         retry_timer_(std::make_unique<net::steady_timer>(acceptor_->get_executor())) {
     const HttpResponse busy = ErrorResponse(503);
     reject_reply_ = absl::StrCat(
@@ -804,9 +805,18 @@ class BeastHttpServer final : public HttpServer {
   }
 
  private:
+  // NewExecutor gives the acceptor and each connection its executor. Several I/O threads need
+  // a strand per connection so that its handlers never overlap; one thread (the default) runs
+  // them one at a time anyway, and there the strand's queueing, locking and type-erased
+  // copies were about a tenth of a cached JWKS request's CPU (perf), so it is left out.
+  net::any_io_executor NewExecutor() {
+    if (core_.options.threads == 1) return io_->get_executor();
+    return net::make_strand(*io_);
+  }
+
   void Accept() {
     acceptor_->async_accept(
-        net::make_strand(*io_),
+        NewExecutor(),
         [this](const error_code& ec, tcp::socket socket) { OnAccept(ec, std::move(socket)); });
   }
 
@@ -828,7 +838,7 @@ class BeastHttpServer final : public HttpServer {
     Accept();
   }
 
-  // Serve runs on the acceptor's strand, the only place `connections` grows.
+  // Serve runs on the acceptor's executor, the only place `connections` grows.
   void Serve(tcp::socket socket) {
     if (core_.connections.load() >= core_.options.max_connections) return Reject(socket);
     error_code ec;
