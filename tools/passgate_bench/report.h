@@ -16,6 +16,9 @@ inline constexpr char kHasherBench[] = "hasher.bench";
 inline constexpr char kHasherCandidate[] = "hasher.candidate";  // libargon2, reused buffer
 inline constexpr char kGrpcLoginDefault[] = "grpc.login.default";
 inline constexpr char kRestLoginDefault[] = "rest.login.default";
+// The same pair with ES256 session tokens (opt-in), for comparison.
+inline constexpr char kHasherEs256[] = "hasher.es256";
+inline constexpr char kRestLoginEs256[] = "rest.login.es256";
 inline constexpr char kGrpcLoginBench[] = "grpc.login.bench";
 inline constexpr char kRestLoginBench[] = "rest.login.bench";
 inline constexpr char kRestJwks[] = "rest.jwks";
