@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -292,7 +293,9 @@ json PoolWrk(const std::vector<json>& rounds) {
       errors[kind] = errors.value(kind, 0L) + count.get<long>();
     }
     if (round.value("p50_ms", json()).is_number()) p50s.push_back(round["p50_ms"].get<double>());
-    if (round.value("p99_ms", json()).is_number()) p99 = std::max(p99, round["p99_ms"].get<double>());
+    if (round.value("p99_ms", json()).is_number()) {
+      p99 = std::max(p99, round["p99_ms"].get<double>());
+    }
   }
   std::sort(p50s.begin(), p50s.end());
   pooled["statuses"] = statuses;
@@ -305,6 +308,17 @@ json PoolWrk(const std::vector<json>& rounds) {
       WeightedMean(rounds, "server_cpu_us_per_request", "requests");
   pooled["rounds"] = rounds.size();
   return pooled;
+}
+
+// PoolAlternating replaces the rounds of a limit/REST pair with one pooled record under each
+// base label and returns the rounds (limit, REST) for RoundRatios.
+std::pair<std::vector<json>, std::vector<json>> PoolAlternating(
+    std::map<std::string, json>& records, const std::string& hasher, const std::string& rest) {
+  std::vector<json> hasher_rounds = Rounds(records, hasher);
+  std::vector<json> rest_rounds = Rounds(records, rest);
+  if (!hasher_rounds.empty()) records[hasher] = PoolHasher(hasher_rounds);
+  if (!rest_rounds.empty()) records[rest] = PoolWrk(rest_rounds);
+  return {std::move(hasher_rounds), std::move(rest_rounds)};
 }
 
 // SuccessPerSecond is a wrk round's 200 answers per measured second.
@@ -342,16 +356,12 @@ absl::StatusOr<int> WriteReport(const ReportOptions& options, std::ostream& out)
     }
   }
 
-  // The limit and the REST logins at the default parameters are measured in alternating
-  // rounds, so that both see the same neighbours on a shared machine; pool each.
-  const std::vector<json> raw_rounds = Rounds(records, label::kHasherDefault);
-  const std::vector<json> rest_rounds = Rounds(records, label::kRestLoginDefault);
-  if (!raw_rounds.empty()) records[label::kHasherDefault] = PoolHasher(raw_rounds);
-  if (!rest_rounds.empty()) records[label::kRestLoginDefault] = PoolWrk(rest_rounds);
-  const std::vector<json> es256_raw_rounds = Rounds(records, label::kHasherEs256);
-  const std::vector<json> es256_rest_rounds = Rounds(records, label::kRestLoginEs256);
-  if (!es256_raw_rounds.empty()) records[label::kHasherEs256] = PoolHasher(es256_raw_rounds);
-  if (!es256_rest_rounds.empty()) records[label::kRestLoginEs256] = PoolWrk(es256_rest_rounds);
+  // The limit and the REST logins (default and ES256) are measured in alternating rounds,
+  // so that both see the same neighbours on a shared machine; pool each.
+  const auto [raw_rounds, rest_rounds] =
+      PoolAlternating(records, label::kHasherDefault, label::kRestLoginDefault);
+  const auto [es256_raw_rounds, es256_rest_rounds] =
+      PoolAlternating(records, label::kHasherEs256, label::kRestLoginEs256);
 
   Report report(records, out);
   out << "passgate bench — " << options.machine << "\n";
