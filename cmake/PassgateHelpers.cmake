@@ -39,10 +39,12 @@ function(passgate_fast_allocator target)
   endif()
 endfunction()
 
-# passgate_test(NAME SRCS ... DEPS ... [LABELS ...])
+# passgate_test(NAME SRCS ... DEPS ... [LABELS ...] [FIXTURES ...])
 # Registers each GoogleTest case with ctest (discovered when ctest runs, not at build time).
+# FIXTURES names CTest fixtures the cases need (e.g. test_servers: throwaway PostgreSQL and
+# Redis, see tests/CMakeLists.txt); ctest starts them first, also under -R/-L filters.
 function(passgate_test name)
-  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;LABELS;FIXTURES" ${ARGN})
   add_executable(${name} ${ARG_SRCS})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
@@ -54,9 +56,13 @@ function(passgate_test name)
   if(ARG_LABELS)
     set(labels ${ARG_LABELS})
   endif()
+  set(fixture_properties)
+  if(ARG_FIXTURES)
+    set(fixture_properties FIXTURES_REQUIRED "${ARG_FIXTURES}")
+  endif()
   gtest_discover_tests(${name}
     DISCOVERY_MODE PRE_TEST
-    PROPERTIES LABELS "${labels}" TIMEOUT 600)
+    PROPERTIES LABELS "${labels}" TIMEOUT 600 ${fixture_properties})
 endfunction()
 
 # passgate_fuzzer(NAME SRCS ... DEPS ...)

@@ -1,0 +1,47 @@
+#ifndef PASSGATE_TESTS_SCALEOUT_TEST_SERVERS_H_
+#define PASSGATE_TESTS_SCALEOUT_TEST_SERVERS_H_
+
+#include <string>
+
+namespace passgate::testing {
+
+// TestServers: the throwaway PostgreSQL and Redis servers of a test run, started by
+// tests/scaleout/test_servers.sh.
+struct TestServers {
+  std::string postgres_url;   // admin connection (database `postgres`, trust auth)
+  std::string postgres_data;  // cluster data directory
+  std::string postgres_bin;   // server binaries (pg_ctl)
+  std::string redis_address;  // 127.0.0.1:PORT
+  std::string redis_password;
+};
+
+// SharedTestServers returns the servers of the CTest fixture `test_servers` (their address is
+// in <build>/test-servers/env) when they answer, else servers started once for this process
+// and stopped when it exits (a test binary run by hand or under TSan). A failure to start
+// them aborts the process with the script's output: a test that needs them cannot pass.
+const TestServers& SharedTestServers();
+
+// ScratchPostgresDatabase is a new, empty database on the shared PostgreSQL server, dropped
+// (with its connections) on destruction.
+class ScratchPostgresDatabase {
+ public:
+  ScratchPostgresDatabase();
+  ~ScratchPostgresDatabase();
+  ScratchPostgresDatabase(const ScratchPostgresDatabase&) = delete;
+  ScratchPostgresDatabase& operator=(const ScratchPostgresDatabase&) = delete;
+
+  const std::string& name() const { return name_; }
+  // url is postgres://postgres@127.0.0.1:PORT/<name>.
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string name_;
+  std::string url_;
+};
+
+// RunAdminSql runs `sql` on the shared server's admin database; fails the test on error.
+void RunAdminSql(const std::string& sql);
+
+}  // namespace passgate::testing
+
+#endif  // PASSGATE_TESTS_SCALEOUT_TEST_SERVERS_H_
