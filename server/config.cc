@@ -24,6 +24,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "storage/database_url.h"
 #include "yaml-cpp/yaml.h"
 
 namespace passgate::server {
@@ -32,6 +33,7 @@ namespace {
 constexpr absl::string_view kEnvSecretsKeys = "PASSGATE_SECRETS_KEYS";
 constexpr absl::string_view kEnvSecretsKeysFile = "PASSGATE_SECRETS_KEYS_FILE";
 constexpr absl::string_view kEnvDatabaseUrl = "PASSGATE_DATABASE_URL";
+constexpr absl::string_view kEnvDatabasePassword = "PASSGATE_DATABASE_PASSWORD";
 constexpr std::size_t kMinSecretLength = 16;
 
 std::string Quote(absl::string_view text) {
@@ -241,21 +243,29 @@ std::vector<Field> RootFields(Config& c, FileExtras& extras, std::vector<std::st
       {"secrets",
        Section({{"keys", StringList(&c.secrets.keys, /*allow_single=*/false)},
                 {"key_algorithm", String(&c.secrets.key_algorithm)},
-                {"rsa_bits", Int(&c.secrets.rsa_bits, std::numeric_limits<int>::min(), kIntMax)}},
+                {"rsa_bits", Int(&c.secrets.rsa_bits, std::numeric_limits<int>::min(), kIntMax)},
+                {"key_refresh_interval", Duration(&c.secrets.key_refresh_interval)},
+                {"key_activation_delay", Duration(&c.secrets.key_activation_delay)}},
                ignored)},
       {"database", Section({{"url", String(&c.database.url)},
+                            {"password", String(&c.database.password)},
                             {"synchronous", String(&c.database.synchronous)},
                             {"busy_timeout_ms", Int(&c.database.busy_timeout_ms, 0, kIntMax)},
+                            {"max_connections", Int(&c.database.max_connections, 0, 1000)},
+                            {"pool_timeout", Duration(&c.database.pool_timeout)},
+                            {"connect_timeout", Duration(&c.database.connect_timeout)},
                             {"dialect",
                              [](const YAML::Node& node, const std::string& key) {
+                               // Hanko's key; the URL's scheme is what selects the store.
                                const std::string dialect =
                                    node.IsScalar() ? absl::AsciiStrToLower(node.Scalar()) : "";
-                               if (dialect == "sqlite" || dialect == "sqlite3")
+                               if (dialect == "sqlite" || dialect == "sqlite3" ||
+                                   dialect == "postgres" || dialect == "postgresql")
                                  return absl::OkStatus();
                                return KeyError(
                                    key,
-                                   "only sqlite is supported in this version (use database.url: "
-                                   "sqlite:///path.db)");
+                                   "must be sqlite or postgres (the store is chosen by "
+                                   "database.url: sqlite:///path.db or postgres://...)");
                              }}},
                            ignored)},
       {"audit_log",
@@ -370,6 +380,10 @@ absl::Status ApplyEnvironment(const EnvLookup& env, Config& c) {
   if (std::optional<std::string> url = NonEmptyEnv(env, kEnvDatabaseUrl); url.has_value()) {
     c.database.url = *url;
   }
+  if (std::optional<std::string> password = NonEmptyEnv(env, kEnvDatabasePassword);
+      password.has_value()) {
+    c.database.password = *password;
+  }
   return absl::OkStatus();
 }
 
@@ -431,21 +445,6 @@ bool IsCookieDomain(std::string_view text) {
     if (c <= 0x20 || c >= 0x7f || ch == ';' || ch == ',') return false;
   }
   return true;
-}
-
-// UrlScheme returns the scheme of `url` if it has a syntactically valid one before "://".
-std::optional<absl::string_view> UrlScheme(absl::string_view url) {
-  const std::size_t end = url.find("://");
-  if (end == absl::string_view::npos || end == 0) return std::nullopt;
-  const absl::string_view scheme = url.substr(0, end);
-  if (!absl::ascii_isalpha(static_cast<unsigned char>(scheme.front()))) return std::nullopt;
-  for (char ch : scheme) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '+' && ch != '-' &&
-        ch != '.') {
-      return std::nullopt;
-    }
-  }
-  return scheme;
 }
 
 absl::Status Validate(Config& c) {
@@ -519,19 +518,27 @@ absl::Status Validate(Config& c) {
   if (c.database.busy_timeout_ms < 0) {
     return KeyError("database.busy_timeout_ms", "must be at least 0");
   }
+  if (c.secrets.key_refresh_interval < std::chrono::seconds(1)) {
+    return KeyError("secrets.key_refresh_interval", "must be at least 1s");
+  }
+  if (c.secrets.key_activation_delay < c.secrets.key_refresh_interval) {
+    return KeyError("secrets.key_activation_delay",
+                    "must be at least secrets.key_refresh_interval (a rotated key must reach "
+                    "every replica before it signs)");
+  }
+
   // Only the scheme is ever printed: the rest of a URL may hold a password.
-  const std::string& url = c.database.url;
-  if (url.empty()) return KeyError("database.url", "must not be empty");
-  const std::optional<absl::string_view> scheme = UrlScheme(url);
-  if (!scheme.has_value()) {
-    return KeyError("database.url", "expected a URL such as sqlite:///var/lib/passgate.db");
+  if (c.database.url.empty()) return KeyError("database.url", "must not be empty");
+  if (absl::StatusOr<storage::DatabaseBackend> backend =
+          storage::DatabaseBackendFromUrl(c.database.url);
+      !backend.ok()) {
+    return KeyError("database.url", backend.status().message());
   }
-  if (*scheme != "sqlite") {
-    return KeyError("database.url", absl::StrCat("unsupported scheme ", Quote(*scheme),
-                                                 "; only sqlite:// is supported in this version"));
+  if (c.database.pool_timeout < std::chrono::seconds(1)) {
+    return KeyError("database.pool_timeout", "must be at least 1s");
   }
-  if (url.size() == absl::string_view("sqlite://").size()) {
-    return KeyError("database.url", "missing the database path after sqlite://");
+  if (c.database.connect_timeout < std::chrono::seconds(2)) {
+    return KeyError("database.connect_timeout", "must be at least 2s (libpq's minimum)");
   }
 
   // server

@@ -47,11 +47,27 @@ struct Config {
     std::vector<std::string> keys;              // secrets.keys, required, each >= 16 bytes
     std::string key_algorithm = "RS256";        // secrets.key_algorithm: RS256|ES256|EdDSA
     int rsa_bits = 2048;                        // secrets.rsa_bits: 2048|3072|4096
+    // secrets.key_refresh_interval: how often a running server re-reads the stored keys
+    // (rotations by other replicas or the CLI), >= 1s.
+    std::chrono::seconds key_refresh_interval{30};
+    // secrets.key_activation_delay: a rotated key is published at once and signs only after
+    // this, so every replica and JWKS consumer has it first. The default covers the refresh
+    // interval, the gateway's 10 s JWKS cache and the JWKS's Cache-Control max-age=600.
+    // >= key_refresh_interval.
+    std::chrono::seconds key_activation_delay{660};
   };
   struct Database {
-    std::string url = "sqlite://var/passgate.db";  // database.url
-    std::string synchronous = "full";           // database.synchronous: full|normal
-    int busy_timeout_ms = 5000;                 // database.busy_timeout_ms, >= 0
+    std::string url = "sqlite://var/passgate.db";  // database.url: sqlite://... or
+                                                // postgres://user@host:port/db?sslmode=...
+    std::string password;                       // database.password: replaces the URL's
+                                                // password (PostgreSQL); empty = the URL's
+    std::string synchronous = "full";           // database.synchronous: full|normal (SQLite)
+    int busy_timeout_ms = 5000;                 // database.busy_timeout_ms, >= 0 (SQLite)
+    int max_connections = 0;                    // database.max_connections (PostgreSQL pool),
+                                                // 0 = hashing workers + 2
+    std::chrono::seconds pool_timeout{5};       // database.pool_timeout: wait for a pooled
+                                                // connection, then UNAVAILABLE; >= 1s
+    std::chrono::seconds connect_timeout{5};    // database.connect_timeout, >= 2s
   };
   // TLS material as PEM file paths; all empty = plaintext.
   struct Tls {
@@ -132,6 +148,7 @@ EnvLookup ProcessEnv();
 //   PASSGATE_SECRETS_KEYS      comma-separated secrets.keys
 //   PASSGATE_SECRETS_KEYS_FILE file with one secret per line
 //   PASSGATE_DATABASE_URL      database.url
+//   PASSGATE_DATABASE_PASSWORD database.password
 // Errors are kInvalidArgument with a message that starts with the offending key, e.g.
 // "session.lifespan: invalid duration \"12x\"". Secret values never appear in messages.
 // An empty document gives the defaults (which fail validation only for secrets.keys).

@@ -57,17 +57,6 @@ LoginLimits LoginLimitsFrom(const Config& config) {
   return limits;
 }
 
-int HashingWorkers(const Config& config) {
-  if (config.password.hashing.workers > 0) return config.password.hashing.workers;
-  const unsigned cores = std::thread::hardware_concurrency();
-  return cores == 0 ? 1 : static_cast<int>(cores);
-}
-
-int HashingQueue(const Config& config) {
-  if (config.password.hashing.queue > 0) return config.password.hashing.queue;
-  return 2 * HashingWorkers(config);
-}
-
 GrpcServer::GrpcServer(Runtime& runtime)
     : runtime_(runtime),
       audit_(AuditLogFrom(runtime.config)),

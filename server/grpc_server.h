@@ -58,13 +58,10 @@ class GrpcServer {
   bool shut_down_ = false;
 };
 
-// HashingWorkers / HashingQueue resolve the 0 = automatic defaults of password.hashing.
-int HashingWorkers(const Config& config);
 // AuditLogFrom builds the audit log of audit_log.console_output.*.
 std::unique_ptr<AuditLog> AuditLogFrom(const Config& config);
 // LoginLimitsFrom translates rate_limiter.*.
 LoginLimits LoginLimitsFrom(const Config& config);
-int HashingQueue(const Config& config);
 
 }  // namespace passgate::server
 

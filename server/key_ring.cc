@@ -100,6 +100,7 @@ struct LoadedKey {
   MdCtxPtr sign_template;
   MdCtxPtr verify_template;
   storage::TimePoint created_at;
+  storage::TimePoint activates_at;
   PublicJwk jwk;
   std::string header_b64;  // base64url of {"alg":…,"kid":…,"typ":"JWT"}
 };
@@ -320,7 +321,8 @@ std::optional<PublicJwk> MakePublicJwk(const std::string& kid, KeyAlgorithm algo
 
 absl::StatusOr<std::shared_ptr<const LoadedKey>> MakeLoadedKey(std::string kid,
                                                                KeyAlgorithm algorithm, PkeyPtr pkey,
-                                                               storage::TimePoint created_at) {
+                                                               storage::TimePoint created_at,
+                                                               storage::TimePoint activates_at) {
   std::optional<PublicJwk> jwk = MakePublicJwk(kid, algorithm, pkey.get());
   if (!jwk) {
     return absl::InternalError(absl::StrCat("signing key ", kid, ": cannot read the public key"));
@@ -346,28 +348,59 @@ absl::StatusOr<std::shared_ptr<const LoadedKey>> MakeLoadedKey(std::string kid,
     }
   }
   key->created_at = created_at;
+  key->activates_at = activates_at;
   key->jwk = *std::move(jwk);
   return key;
 }
 
-// GenerateAndStore creates a key, stores it encrypted with the first secret, and returns it.
-absl::StatusOr<std::shared_ptr<const LoadedKey>> GenerateAndStore(storage::Store& store,
-                                                                  const KeyRingOptions& options,
-                                                                  storage::TimePoint created_at) {
+// GeneratedKey is a new key: the row to store and the key ready to use.
+struct GeneratedKey {
+  storage::StoredKey row;
+  std::shared_ptr<const LoadedKey> key;
+};
+
+// GenerateKeyRow creates a key encrypted with the first secret; the caller stores it.
+absl::StatusOr<GeneratedKey> GenerateKeyRow(const KeyRingOptions& options,
+                                            storage::TimePoint created_at,
+                                            storage::TimePoint activates_at) {
   absl::StatusOr<PkeyPtr> pkey = GenerateKey(options.algorithm, options.rsa_bits);
   if (!pkey.ok()) return pkey.status();
   absl::StatusOr<SecretBytes> der = EncodePrivateKey(pkey->get());
   if (!der.ok()) return der.status();
-  storage::StoredKey row;
-  row.id = NewKid();
-  row.algorithm = std::string(KeyAlgorithmName(options.algorithm));
-  row.ciphertext = Encrypt(*der, options.secrets.front(), row.id, row.algorithm);
-  row.created_at = created_at;
+  GeneratedKey out;
+  out.row.id = NewKid();
+  out.row.algorithm = std::string(KeyAlgorithmName(options.algorithm));
+  out.row.ciphertext = Encrypt(*der, options.secrets.front(), out.row.id, out.row.algorithm);
+  out.row.created_at = created_at;
+  out.row.activates_at = activates_at;
   absl::StatusOr<std::shared_ptr<const LoadedKey>> key =
-      MakeLoadedKey(row.id, options.algorithm, *std::move(pkey), created_at);
+      MakeLoadedKey(out.row.id, options.algorithm, *std::move(pkey), created_at, activates_at);
   if (!key.ok()) return key.status();
-  if (absl::Status status = store.AddKey(row); !status.ok()) return status;
-  return key;
+  out.key = *std::move(key);
+  return out;
+}
+
+// DecryptStoredKey turns a stored row back into a usable key. kFailedPrecondition when no
+// secret decrypts it or it is not a key of its algorithm.
+absl::StatusOr<std::shared_ptr<const LoadedKey>> DecryptStoredKey(const storage::StoredKey& row,
+                                                                  const KeyRingOptions& options) {
+  absl::StatusOr<KeyAlgorithm> algorithm = ParseKeyAlgorithm(row.algorithm);
+  if (!algorithm.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("stored signing key ", row.id, " has an unknown algorithm"));
+  }
+  std::optional<SecretBytes> der = Decrypt(row.ciphertext, options.secrets, row.id, row.algorithm);
+  if (!der) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("secrets.keys: cannot decrypt stored signing key ", row.id,
+                     "; was the first secret changed?"));
+  }
+  PkeyPtr pkey = DecodePrivateKey(*der, *algorithm);
+  if (pkey == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "stored signing key ", row.id, " is not a valid ", row.algorithm, " private key"));
+  }
+  return MakeLoadedKey(row.id, *algorithm, std::move(pkey), row.created_at, row.activates_at);
 }
 
 // NextCreatedAt never goes back in time, so the store's order (by created_at) stays the
@@ -458,6 +491,9 @@ absl::Status ValidateOptions(const KeyRingOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("secrets.rsa_bits: must be 2048, 3072 or 4096, got ", options.rsa_bits));
   }
+  if (options.activation_delay < std::chrono::seconds(0)) {
+    return absl::InvalidArgumentError("secrets.key_activation_delay: must not be negative");
+  }
   switch (options.algorithm) {
     case KeyAlgorithm::kRS256:
     case KeyAlgorithm::kES256:
@@ -470,13 +506,22 @@ absl::Status ValidateOptions(const KeyRingOptions& options) {
 }  // namespace
 
 struct KeyRing::Snapshot {
-  std::vector<std::shared_ptr<const LoadedKey>> keys;  // oldest first; back() signs
+  std::vector<std::shared_ptr<const LoadedKey>> keys;  // oldest first
 
   const LoadedKey* Find(std::string_view kid) const {
     for (const auto& key : keys) {
       if (key->kid == kid) return key.get();
     }
     return nullptr;
+  }
+
+  // Signing is the newest key active at `now`. Should every key still wait (replica clocks
+  // apart by more than the activation delay), the oldest, published the longest, signs.
+  const LoadedKey& Signing(storage::TimePoint now) const {
+    for (auto it = keys.rbegin(); it != keys.rend(); ++it) {
+      if ((*it)->activates_at <= now) return **it;
+    }
+    return *keys.front();
   }
 };
 
@@ -500,68 +545,115 @@ absl::StatusOr<KeyAlgorithm> ParseKeyAlgorithm(std::string_view name) {
   return absl::InvalidArgumentError("key algorithm: must be RS256, ES256 or EdDSA");
 }
 
-KeyRing::KeyRing(storage::Store& store, KeyRingOptions options, const Clock& clock)
+KeyRing::KeyRing(storage::KeyStore& store, KeyRingOptions options, const Clock& clock)
     : store_(store), options_(std::move(options)), clock_(clock) {}
 
 KeyRing::~KeyRing() = default;
 
-absl::StatusOr<std::unique_ptr<KeyRing>> KeyRing::Load(storage::Store& store,
+absl::StatusOr<std::unique_ptr<KeyRing>> KeyRing::Load(storage::KeyStore& store,
                                                        const KeyRingOptions& options,
                                                        const Clock& clock) {
   if (absl::Status status = ValidateOptions(options); !status.ok()) return status;
   EnsureSodium();
-  absl::StatusOr<std::vector<storage::StoredKey>> stored = store.ListKeys();
-  if (!stored.ok()) return stored.status();
-
   std::vector<std::shared_ptr<const LoadedKey>> keys;
-  for (const storage::StoredKey& row : *stored) {
-    absl::StatusOr<KeyAlgorithm> algorithm = ParseKeyAlgorithm(row.algorithm);
-    if (!algorithm.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("stored signing key ", row.id, " has an unknown algorithm"));
+  for (bool stored_one = true;;) {
+    if (stored_one) {
+      // (Re)read what is stored: ours, or what another replica stored first.
+      absl::StatusOr<std::vector<storage::StoredKey>> stored = store.ListKeys();
+      if (!stored.ok()) return stored.status();
+      keys.clear();
+      for (const storage::StoredKey& row : *stored) {
+        absl::StatusOr<std::shared_ptr<const LoadedKey>> key = DecryptStoredKey(row, options);
+        if (!key.ok()) return key.status();
+        keys.push_back(*std::move(key));
+      }
     }
-    std::optional<SecretBytes> der =
-        Decrypt(row.ciphertext, options.secrets, row.id, row.algorithm);
-    if (!der) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("secrets.keys: cannot decrypt stored signing key ", row.id,
-                       "; was the first secret changed?"));
-    }
-    PkeyPtr pkey = DecodePrivateKey(*der, *algorithm);
-    if (pkey == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "stored signing key ", row.id, " is not a valid ", row.algorithm, " private key"));
-    }
-    absl::StatusOr<std::shared_ptr<const LoadedKey>> key =
-        MakeLoadedKey(row.id, *algorithm, std::move(pkey), row.created_at);
-    if (!key.ok()) return key.status();
-    keys.push_back(*std::move(key));
-  }
-
-  while (keys.size() < options.secrets.size()) {
-    absl::StatusOr<std::shared_ptr<const LoadedKey>> key =
-        GenerateAndStore(store, options, NextCreatedAt(clock, keys));
-    if (!key.ok()) return key.status();
-    keys.push_back(*std::move(key));
+    if (keys.size() >= options.secrets.size()) break;
+    const storage::TimePoint created_at = NextCreatedAt(clock, keys);
+    // The first key of an empty store signs at once; a key added beside others is a rotation.
+    const storage::TimePoint activates_at =
+        keys.empty() ? created_at : created_at + options.activation_delay;
+    absl::StatusOr<GeneratedKey> generated = GenerateKeyRow(options, created_at, activates_at);
+    if (!generated.ok()) return generated.status();
+    absl::StatusOr<bool> added = store.AddKeyIfFewer(generated->row, options.secrets.size());
+    if (!added.ok()) return added.status();
+    if (*added) keys.push_back(generated->key);
+    // Refused: another replica stored its key first; read it on the next round.
+    stored_one = !*added;
   }
 
   std::unique_ptr<KeyRing> ring(new KeyRing(store, options, clock));
   ring->snapshot_.store(std::make_shared<const Snapshot>(Snapshot{std::move(keys)}),
                         std::memory_order_release);
+  ring->last_refresh_ = std::chrono::steady_clock::now();
   return ring;
 }
 
-absl::StatusOr<std::string> KeyRing::Rotate() {
-  std::lock_guard<std::mutex> lock(rotate_mutex_);
+absl::StatusOr<std::string> KeyRing::Rotate(std::optional<std::chrono::seconds> activation_delay) {
+  const std::chrono::seconds delay = activation_delay.value_or(options_.activation_delay);
+  if (delay < std::chrono::seconds(0)) {
+    return absl::InvalidArgumentError("key activation delay must not be negative");
+  }
+  std::lock_guard<std::mutex> lock(write_mutex_);
   std::shared_ptr<const Snapshot> current = snapshot_.load(std::memory_order_acquire);
-  absl::StatusOr<std::shared_ptr<const LoadedKey>> key =
-      GenerateAndStore(store_, options_, NextCreatedAt(clock_, current->keys));
-  if (!key.ok()) return key.status();
-  std::string kid = (*key)->kid;
+  const storage::TimePoint created_at = NextCreatedAt(clock_, current->keys);
+  absl::StatusOr<GeneratedKey> generated =
+      GenerateKeyRow(options_, created_at, created_at + delay);
+  if (!generated.ok()) return generated.status();
+  if (absl::Status status = store_.AddKey(generated->row); !status.ok()) return status;
   Snapshot next{current->keys};
-  next.keys.push_back(*std::move(key));
+  next.keys.push_back(generated->key);
   snapshot_.store(std::make_shared<const Snapshot>(std::move(next)), std::memory_order_release);
-  return kid;
+  return generated->row.id;
+}
+
+absl::StatusOr<KeyRefreshReport> KeyRing::Refresh() {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  return RefreshLocked();
+}
+
+absl::StatusOr<KeyRefreshReport> KeyRing::RefreshLocked() const {
+  absl::StatusOr<std::vector<storage::StoredKey>> stored = store_.ListKeys();
+  if (!stored.ok()) return stored.status();
+  last_refresh_ = std::chrono::steady_clock::now();
+  const std::shared_ptr<const Snapshot> current = snapshot_.load(std::memory_order_acquire);
+  KeyRefreshReport report;
+  Snapshot next;
+  for (const storage::StoredKey& row : *stored) {
+    bool known = false;
+    for (const auto& key : current->keys) {
+      if (key->kid == row.id) {
+        next.keys.push_back(key);  // decrypted already
+        known = true;
+        break;
+      }
+    }
+    if (known) continue;
+    absl::StatusOr<std::shared_ptr<const LoadedKey>> key = DecryptStoredKey(row, options_);
+    if (!key.ok()) {
+      report.skipped.push_back(row.id);
+      continue;
+    }
+    next.keys.push_back(*std::move(key));
+    ++report.added;
+  }
+  // Never drop to an empty ring (a store emptied by hand): keep signing with what we have.
+  if (next.keys.empty()) return report;
+  if (report.added > 0 || next.keys.size() != current->keys.size()) {
+    snapshot_.store(std::make_shared<const Snapshot>(std::move(next)), std::memory_order_release);
+  }
+  return report;
+}
+
+std::shared_ptr<const KeyRing::Snapshot> KeyRing::RefreshForUnknownKid(
+    const std::shared_ptr<const Snapshot>& seen) const {
+  constexpr auto kMinGap = std::chrono::seconds(1);
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  std::shared_ptr<const Snapshot> current = snapshot_.load(std::memory_order_acquire);
+  if (current != seen) return current;  // refreshed while we waited for the lock
+  if (std::chrono::steady_clock::now() - last_refresh_ < kMinGap) return current;
+  (void)RefreshLocked();  // a store error leaves the ring as it was; the token is refused
+  return snapshot_.load(std::memory_order_acquire);
 }
 
 absl::StatusOr<std::string> KeyRing::SignJwt(const nlohmann::json& claims) const {
@@ -573,7 +665,7 @@ absl::StatusOr<std::string> KeyRing::SignJwt(const nlohmann::json& claims) const
     return absl::InvalidArgumentError("jwt: claims contain a string that is not UTF-8");
   }
   const std::shared_ptr<const Snapshot> snapshot = snapshot_.load(std::memory_order_acquire);
-  const LoadedKey& key = *snapshot->keys.back();
+  const LoadedKey& key = snapshot->Signing(clock_.Now());
   std::string token = absl::StrCat(key.header_b64, ".", Base64UrlEncode(payload));
   absl::StatusOr<std::string> sig = Sign(key, token);
   if (!sig.ok()) return sig.status();
@@ -607,8 +699,13 @@ absl::StatusOr<nlohmann::json> KeyRing::VerifyJwt(std::string_view token) const 
   // RFC 7515 §4.1.11: extensions we do not implement (e.g. b64=false) must be refused.
   if (header.contains("crit")) return Unauthorized();
 
-  const std::shared_ptr<const Snapshot> snapshot = snapshot_.load(std::memory_order_acquire);
+  std::shared_ptr<const Snapshot> snapshot = snapshot_.load(std::memory_order_acquire);
   const LoadedKey* key = snapshot->Find(kid->get_ref<const std::string&>());
+  if (key == nullptr) {
+    // Perhaps another replica rotated and this one has not refreshed yet.
+    snapshot = RefreshForUnknownKid(snapshot);
+    key = snapshot->Find(kid->get_ref<const std::string&>());
+  }
   if (key == nullptr) return Unauthorized();
   // The algorithm is pinned by the key, never chosen by the token.
   if (alg->get_ref<const std::string&>() != KeyAlgorithmName(key->algorithm)) {
@@ -638,11 +735,12 @@ std::vector<PublicJwk> KeyRing::PublicKeys() const {
 
 std::vector<KeyInfo> KeyRing::Keys() const {
   const std::shared_ptr<const Snapshot> snapshot = snapshot_.load(std::memory_order_acquire);
+  const LoadedKey* signing = &snapshot->Signing(clock_.Now());
   std::vector<KeyInfo> out;
   out.reserve(snapshot->keys.size());
   for (auto it = snapshot->keys.rbegin(); it != snapshot->keys.rend(); ++it) {
     out.push_back(KeyInfo{(*it)->kid, std::string(KeyAlgorithmName((*it)->algorithm)),
-                          (*it)->created_at, it == snapshot->keys.rbegin()});
+                          (*it)->created_at, (*it)->activates_at, it->get() == signing});
   }
   return out;
 }

@@ -2,8 +2,10 @@
 #define PASSGATE_SERVER_KEY_RING_H_
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "server/clock.h"
-#include "storage/store.h"
+#include "storage/key_store.h"
 
 namespace passgate::server {
 
@@ -32,6 +34,17 @@ struct KeyRingOptions {
   // One signing key is generated per secret when fewer are stored.
   // REQUIRES: non-empty, each at least 16 bytes.
   std::vector<std::string> secrets;
+  // How long after Rotate the new key starts signing. Until then it is published (JWKS) and
+  // verifies, so every replica (which refreshes its ring periodically) and every JWKS consumer
+  // has it before the first token it signs. Keys made for an empty store sign at once (no
+  // token exists yet). Default: 0 (at once). REQUIRES: >= 0.
+  std::chrono::seconds activation_delay{0};
+};
+
+// KeyRefreshReport says what one KeyRing::Refresh found.
+struct KeyRefreshReport {
+  int added = 0;                     // keys new to this ring
+  std::vector<std::string> skipped;  // kids no secret of this replica decrypts
 };
 
 // PublicJwk is the public half of one key as published in the JWKS (RFC 7517/7518/8037).
@@ -46,27 +59,40 @@ struct KeyInfo {
   std::string kid;
   std::string algorithm;
   storage::TimePoint created_at;
-  bool signing = false;  // the newest key, used for new tokens
+  storage::TimePoint activates_at;  // signing starts then (published before)
+  bool signing = false;  // the key used for new tokens now
 };
 
-// KeyRing holds the decrypted signing keys. The newest key signs; every key verifies.
-// Thread-safe; signing and verifying take no lock (the key set is an immutable snapshot
-// replaced atomically by Rotate).
+// KeyRing holds the decrypted signing keys. The newest key whose activation time has come
+// signs; every key verifies and is published. Several replicas share the keys through the
+// store: each refreshes its ring periodically (Refresh, see KeyRefresher) and at once when a
+// token names a kid it does not know (at most once a second, so forged kids cannot turn into
+// a database load). Thread-safe; signing and verifying take no lock on the hot path (the key
+// set is an immutable snapshot replaced atomically).
 class KeyRing {
  public:
   // Load decrypts every stored key and generates (and stores) new ones until there is one
-  // per secret. kInvalidArgument for bad options; kFailedPrecondition when a stored key
-  // cannot be decrypted with any secret (the message names `secrets.keys`).
-  static absl::StatusOr<std::unique_ptr<KeyRing>> Load(storage::Store& store,
+  // per secret. Generation is decided under the store's lock (KeyStore::AddKeyIfFewer), so
+  // replicas starting at once on an empty database end up with the same keys: a replica
+  // whose candidate was refused uses what the others stored. kInvalidArgument for bad
+  // options; kFailedPrecondition when a stored key cannot be decrypted with any secret (the
+  // message names `secrets.keys`).
+  static absl::StatusOr<std::unique_ptr<KeyRing>> Load(storage::KeyStore& store,
                                                        const KeyRingOptions& options,
                                                        const Clock& clock);
   ~KeyRing();
   KeyRing(const KeyRing&) = delete;
   KeyRing& operator=(const KeyRing&) = delete;
 
-  // Rotate generates, stores and starts signing with a new key; old keys keep verifying.
-  // Returns the new key's id.
-  absl::StatusOr<std::string> Rotate();
+  // Rotate generates and stores a new key, published at once and signing after
+  // options.activation_delay (`activation_delay` overrides it when given, e.g. 0 after a
+  // key compromise); old keys keep verifying. Returns the new key's id.
+  absl::StatusOr<std::string> Rotate(std::optional<std::chrono::seconds> activation_delay = {});
+
+  // Refresh reloads the key list from the store: keys other replicas added (rotations) join
+  // the ring. A key no secret decrypts is skipped and reported (tokens it signs will not
+  // verify here). Errors: the store's.
+  absl::StatusOr<KeyRefreshReport> Refresh();
 
   // SignJwt returns a compact JWS of `claims` signed by the newest key, with the header
   // {"alg":<alg>,"kid":<kid>,"typ":"JWT"} (members in this order).
@@ -86,13 +112,21 @@ class KeyRing {
 
  private:
   struct Snapshot;
-  KeyRing(storage::Store& store, KeyRingOptions options, const Clock& clock);
+  KeyRing(storage::KeyStore& store, KeyRingOptions options, const Clock& clock);
 
-  storage::Store& store_;
+  absl::StatusOr<KeyRefreshReport> RefreshLocked() const;
+  // RefreshForUnknownKid refreshes unless another thread already did since `seen` was read
+  // or the last refresh is under a second old; returns the snapshot to look in again.
+  std::shared_ptr<const Snapshot> RefreshForUnknownKid(
+      const std::shared_ptr<const Snapshot>& seen) const;
+
+  storage::KeyStore& store_;
   const KeyRingOptions options_;
   const Clock& clock_;
-  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
-  std::mutex rotate_mutex_;  // serializes Rotate calls; readers never take it
+  mutable std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  // Serializes Rotate and Refresh (writers of snapshot_); readers never take it.
+  mutable std::mutex write_mutex_;
+  mutable std::chrono::steady_clock::time_point last_refresh_;  // guarded by write_mutex_
 };
 
 }  // namespace passgate::server

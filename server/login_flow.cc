@@ -8,8 +8,9 @@
 
 namespace passgate::server {
 
-absl::Status InternalError(std::string_view what, const absl::Status& detail) {
+absl::Status ServerError(std::string_view what, const absl::Status& detail) {
   Log(LogLevel::kError, what, {{"error", detail.ToString()}});
+  if (absl::IsUnavailable(detail)) return absl::UnavailableError("Service Unavailable");
   return absl::InternalError("Internal Server Error");
 }
 
@@ -30,11 +31,11 @@ absl::StatusOr<IssuedSession> LoginFlow::Authenticate(std::string_view user_id,
   const absl::Status unauthorized = absl::UnauthenticatedError("Unauthorized");
 
   absl::StatusOr<std::optional<storage::User>> user = store_.FindUser(user_id);
-  if (!user.ok()) return InternalError("user lookup failed", user.status());
+  if (!user.ok()) return ServerError("user lookup failed", user.status());
   // Looked up even for an unknown user, so both paths do the same database work.
   absl::StatusOr<std::optional<storage::PasswordCredential>> credential =
       store_.FindPassword(user_id);
-  if (!credential.ok()) return InternalError("password lookup failed", credential.status());
+  if (!credential.ok()) return ServerError("password lookup failed", credential.status());
 
   const auto failed = [&](const char* reason) {
     AuditEvent event{"password_login_failed", reason, client, std::string(user_id), ""};
@@ -55,7 +56,7 @@ absl::StatusOr<IssuedSession> LoginFlow::Authenticate(std::string_view user_id,
   if (hasher_.NeedsRehash(stored_hash)) UpgradeHash(user_id, stored_hash, password);
 
   absl::StatusOr<IssuedSession> session = tokens_.Issue(**user, client);
-  if (!session.ok()) return InternalError("issuing session failed", session.status());
+  if (!session.ok()) return ServerError("issuing session failed", session.status());
   const storage::Email* email = (*user)->PrimaryEmail();
   audit_.Record({"password_login_succeeded", "", client, std::string(user_id),
                  email != nullptr ? email->address : ""});

@@ -46,9 +46,11 @@ class LoginFlow {
   AuditLog& audit_;
 };
 
-// InternalError is the one message clients see for any server-side failure; `detail` goes
-// to the log only.
-absl::Status InternalError(std::string_view what, const absl::Status& detail);
+// ServerError is what clients see of a server-side failure; `detail` goes to the log only.
+// kUnavailable "Service Unavailable" when `detail` is kUnavailable (the database is
+// restarting or out of pooled connections: worth a retry, HTTP 503), else kInternal
+// "Internal Server Error".
+absl::Status ServerError(std::string_view what, const absl::Status& detail);
 
 }  // namespace passgate::server
 

@@ -212,13 +212,13 @@ grpc::ServerUnaryReactor* PasswordAuthService::RevokeSession(
   const absl::Status not_found = absl::NotFoundError("Not Found");
   absl::StatusOr<std::optional<storage::Session>> session =
       deps_.store.FindSession(request->session_id());
-  if (!session.ok()) return FinishNow(context, InternalError("session lookup failed", session.status()));
+  if (!session.ok()) return FinishNow(context, ServerError("session lookup failed", session.status()));
   // Another user's session answers like a missing one: ids are not confirmed to strangers.
   if (!session->has_value() || (*session)->user_id != caller->subject) {
     return FinishNow(context, not_found);
   }
   absl::StatusOr<bool> deleted = deps_.store.DeleteSession(request->session_id());
-  if (!deleted.ok()) return FinishNow(context, InternalError("session revoke failed", deleted.status()));
+  if (!deleted.ok()) return FinishNow(context, ServerError("session revoke failed", deleted.status()));
   return FinishNow(context, *deleted ? absl::OkStatus() : not_found);
 }
 

@@ -25,7 +25,7 @@ absl::StatusOr<bool> PasswordChange::Apply(const SessionClaims& caller, std::str
                                            std::string_view password,
                                            const ClientInfo& client) const {
   absl::StatusOr<std::optional<storage::User>> user = store_.FindUser(user_id);
-  if (!user.ok()) return InternalError("user lookup failed", user.status());
+  if (!user.ok()) return ServerError("user lookup failed", user.status());
   const auto audit = [&](const char* type, const char* reason) {
     AuditEvent event{type, reason, client, std::string(user_id), ""};
     if (user->has_value()) {
@@ -43,12 +43,12 @@ absl::StatusOr<bool> PasswordChange::Apply(const SessionClaims& caller, std::str
   }
 
   absl::StatusOr<std::string> hash = hasher_.Hash(password);
-  if (!hash.ok()) return InternalError("hashing password failed", hash.status());
+  if (!hash.ok()) return ServerError("hashing password failed", hash.status());
   absl::StatusOr<bool> created = store_.SetPassword(user_id, *hash, clock_.Now());
   if (!created.ok()) {
     // The user was deleted between lookup and write: same answer as an unknown user.
     if (absl::IsNotFound(created.status())) return absl::UnauthenticatedError("Unauthorized");
-    return InternalError("storing password failed", created.status());
+    return ServerError("storing password failed", created.status());
   }
   audit("password_set_succeeded", "");
   return created;

@@ -1,9 +1,11 @@
 #include "server/runtime.h"
 
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "storage/database_url.h"
+#include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 
 namespace passgate::server {
@@ -18,6 +20,7 @@ absl::StatusOr<KeyRingOptions> KeyRingOptionsFrom(const Config& config) {
   options.algorithm = *algorithm;
   options.rsa_bits = config.secrets.rsa_bits;
   options.secrets = config.secrets.keys;
+  options.activation_delay = config.secrets.key_activation_delay;
   return options;
 }
 
@@ -34,23 +37,95 @@ SessionPolicy SessionPolicyFrom(const Config& config) {
   return policy;
 }
 
-absl::StatusOr<std::unique_ptr<Runtime>> OpenRuntime(const Config& config, RuntimeParts parts) {
-  auto runtime = std::make_unique<Runtime>();
-  runtime->config = config;
+int HashingWorkers(const Config& config) {
+  if (config.password.hashing.workers > 0) return config.password.hashing.workers;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : static_cast<int>(cores);
+}
 
+int HashingQueue(const Config& config) {
+  if (config.password.hashing.queue > 0) return config.password.hashing.queue;
+  return 2 * HashingWorkers(config);
+}
+
+namespace {
+
+storage::PostgresConnectOptions PostgresOptionsFrom(const Config& config) {
+  storage::PostgresConnectOptions options;
+  options.url = storage::PostgresConnectionUri(config.database.url);
+  options.password = config.database.password;
+  // Every hashing worker may hold one connection during a login, plus the inline calls
+  // (ValidateSession, GetJwks reloads) and operator tasks.
+  options.max_connections = config.database.max_connections > 0 ? config.database.max_connections
+                                                                 : HashingWorkers(config) + 2;
+  options.pool_timeout = config.database.pool_timeout;
+  options.connect_timeout = config.database.connect_timeout;
+  return options;
+}
+
+storage::SqliteOptions SqliteOptionsFrom(const Config& config, const std::string& path) {
+  storage::SqliteOptions sqlite;
+  sqlite.path = path;
+  sqlite.synchronous = config.database.synchronous;
+  sqlite.busy_timeout_ms = config.database.busy_timeout_ms;
+  return sqlite;
+}
+
+absl::Status WithDatabase(const absl::Status& status, absl::string_view name) {
+  return absl::Status(status.code(), absl::StrCat("database ", name, ": ", status.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const Config& config) {
+  absl::StatusOr<storage::DatabaseBackend> backend =
+      storage::DatabaseBackendFromUrl(config.database.url);
+  if (!backend.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("database.url: ", backend.status().message()));
+  }
+  if (*backend == storage::DatabaseBackend::kPostgres) {
+    storage::PostgresOptions options;
+    options.connection = PostgresOptionsFrom(config);
+    absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::OpenPostgresStore(options);
+    if (!store.ok()) return WithDatabase(store.status(), "(postgres)");
+    return store;
+  }
   absl::StatusOr<std::string> path = storage::SqlitePathFromUrl(config.database.url);
   if (!path.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("database.url: ", path.status().message()));
   }
-  storage::SqliteOptions sqlite;
-  sqlite.path = *path;
-  sqlite.synchronous = config.database.synchronous;
-  sqlite.busy_timeout_ms = config.database.busy_timeout_ms;
-  absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::OpenSqliteStore(sqlite);
-  if (!store.ok()) {
-    return absl::Status(store.status().code(),
-                        absl::StrCat("database ", *path, ": ", store.status().message()));
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenSqliteStore(SqliteOptionsFrom(config, *path));
+  if (!store.ok()) return WithDatabase(store.status(), *path);
+  return store;
+}
+
+absl::StatusOr<std::string> MigrateStore(const Config& config) {
+  absl::StatusOr<storage::DatabaseBackend> backend =
+      storage::DatabaseBackendFromUrl(config.database.url);
+  if (!backend.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("database.url: ", backend.status().message()));
   }
+  if (*backend == storage::DatabaseBackend::kPostgres) {
+    absl::StatusOr<int> version = storage::MigratePostgres(PostgresOptionsFrom(config));
+    if (!version.ok()) return WithDatabase(version.status(), "(postgres)");
+    return absl::StrCat("postgres database at schema version ", *version);
+  }
+  absl::StatusOr<std::string> path = storage::SqlitePathFromUrl(config.database.url);
+  if (!path.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("database.url: ", path.status().message()));
+  }
+  absl::StatusOr<int> version = storage::MigrateSqlite(*path);
+  if (!version.ok()) return WithDatabase(version.status(), *path);
+  return absl::StrCat("database ", *path, " at schema version ", *version);
+}
+
+absl::StatusOr<std::unique_ptr<Runtime>> OpenRuntime(const Config& config, RuntimeParts parts) {
+  auto runtime = std::make_unique<Runtime>();
+  runtime->config = config;
+
+  absl::StatusOr<std::unique_ptr<storage::Store>> store = OpenStore(config);
+  if (!store.ok()) return store.status();
   runtime->store = *std::move(store);
 
   if (parts.hasher) runtime->hasher = std::make_unique<Argon2idHasher>(HashingParamsFrom(config));

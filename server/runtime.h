@@ -34,6 +34,18 @@ struct RuntimeParts {
 absl::StatusOr<std::unique_ptr<Runtime>> OpenRuntime(const Config& config,
                                                      RuntimeParts parts = {});
 
+// OpenStore opens (and migrates) the store database.url selects: SQLite or PostgreSQL.
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const Config& config);
+
+// MigrateStore applies pending migrations to database.url's store and returns a line for the
+// operator naming the database (never a password) and the schema version now in place.
+absl::StatusOr<std::string> MigrateStore(const Config& config);
+
+// HashingWorkers / HashingQueue resolve the 0 = automatic defaults of password.hashing.
+int HashingWorkers(const Config& config);
+// HashingQueue: waiting logins beyond the workers (default 2 x workers).
+int HashingQueue(const Config& config);
+
 // KeyRingOptionsFrom / HashingParamsFrom translate the config sections.
 absl::StatusOr<KeyRingOptions> KeyRingOptionsFrom(const Config& config);
 Argon2idParams HashingParamsFrom(const Config& config);

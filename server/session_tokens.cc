@@ -1,5 +1,7 @@
 #include "server/session_tokens.h"
 
+#include "server/login_flow.h"
+
 #include <algorithm>
 #include <utility>
 
@@ -160,10 +162,7 @@ absl::StatusOr<SessionClaims> SessionTokens::VerifyAndParse(std::string_view tok
 absl::Status SessionTokens::CheckSessionRow(const SessionClaims& claims, TimePoint now) const {
   // The row makes revocation work: a signed, unexpired token without its row is dead.
   absl::StatusOr<std::optional<storage::Session>> row = store_.FindSession(claims.session_id);
-  if (!row.ok()) {
-    Log(LogLevel::kError, "session lookup failed", {{"error", row.status().ToString()}});
-    return absl::InternalError("Internal Server Error");
-  }
+  if (!row.ok()) return ServerError("session lookup failed", row.status());
   if (!row->has_value() || (*row)->user_id != claims.subject || (*row)->expires_at <= now) {
     return Unauthorized();
   }

@@ -210,13 +210,14 @@ class MemoryStore final : public Store {
 
   absl::Status AddKey(const StoredKey& key) override {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const StoredKey& existing : keys_) {
-      if (existing.id == key.id) return absl::AlreadyExistsError("AddKey: key id already exists");
-    }
-    StoredKey stored = key;
-    stored.created_at = Truncate(key.created_at);
-    keys_.push_back(std::move(stored));
-    return absl::OkStatus();
+    return AddKeyLocked(key);
+  }
+
+  absl::StatusOr<bool> AddKeyIfFewer(const StoredKey& key, std::size_t count) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (keys_.size() >= count) return false;
+    if (absl::Status status = AddKeyLocked(key); !status.ok()) return status;
+    return true;
   }
 
   absl::StatusOr<std::vector<StoredKey>> ListKeys() override {
@@ -230,6 +231,17 @@ class MemoryStore final : public Store {
   }
 
  private:
+  absl::Status AddKeyLocked(const StoredKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const StoredKey& existing : keys_) {
+      if (existing.id == key.id) return absl::AlreadyExistsError("AddKey: key id already exists");
+    }
+    StoredKey stored = key;
+    stored.created_at = Truncate(key.created_at);
+    stored.activates_at = Truncate(key.activates_at);
+    keys_.push_back(std::move(stored));
+    return absl::OkStatus();
+  }
+
   std::vector<Session> SessionsOf(std::string_view user_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::vector<Session> sessions;
     for (const auto& [id, session] : sessions_) {

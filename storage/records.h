@@ -57,6 +57,11 @@ struct StoredKey {
   std::string algorithm;   // "RS256", "ES256" or "EdDSA"
   std::string ciphertext;  // nonce || AEAD(private key PKCS#8 DER), binary
   TimePoint created_at;
+  // Signing with the key starts at this time; until then it is only published and verifies.
+  // A rotated key activates later than it is created, so every replica and JWKS consumer has
+  // it before the first token it signs (see KeyRing). Keys stored before this field existed
+  // activate at created_at.
+  TimePoint activates_at;
 };
 
 }  // namespace passgate::storage

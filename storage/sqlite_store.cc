@@ -42,7 +42,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/base/thread_annotations.h"
 #include "storage/records.h"
 #include "storage/store.h"
 
@@ -59,7 +58,9 @@ struct Migration {
 // Email addresses are stored as given but are unique case-insensitively (COLLATE NOCASE, which
 // folds ASCII only), so Alice@Example.com and alice@example.com cannot belong to two users.
 // Timestamps are INTEGER microseconds since the Unix epoch (UTC). jwks.seq records insertion
-// order, which rowid does not guarantee once rows have been deleted.
+// order, which rowid does not guarantee once rows have been deleted; it is computed as
+// MAX(seq)+1 inside the insert, which is race-free here because SQLite runs one writer at a
+// time (the PostgreSQL store uses an identity column instead).
 constexpr Migration kMigrations[] = {
     {1, R"sql(
 CREATE TABLE users (
@@ -98,6 +99,11 @@ CREATE TABLE jwks (
   created_at INTEGER NOT NULL,
   seq        INTEGER NOT NULL UNIQUE
 );
+)sql"},
+    // A key is published before it signs (KeyRing): activates_at is when signing may start.
+    {2, R"sql(
+ALTER TABLE jwks ADD COLUMN activates_at INTEGER NOT NULL DEFAULT 0;
+UPDATE jwks SET activates_at = created_at;
 )sql"},
 };
 
@@ -504,8 +510,37 @@ class SqliteStore final : public Store {
       BindText(insert, 2, key.algorithm);
       insert->bind(3, key.ciphertext.data(), static_cast<int>(key.ciphertext.size()));
       insert->bind(4, ToMicros(key.created_at));
+      insert->bind(5, ToMicros(key.activates_at));
       insert->exec();
       return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<bool> AddKeyIfFewer(const StoredKey& key, std::size_t count) override {
+    if (key.ciphertext.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+      return absl::InvalidArgumentError("AddKeyIfFewer: ciphertext too large");
+    }
+    return Guarded("AddKeyIfFewer", [&]() -> absl::StatusOr<bool> {
+      // BEGIN IMMEDIATE takes SQLite's write lock before counting: another process counting
+      // at the same time waits (busy_timeout) and then sees this key.
+      SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      int64_t stored = 0;
+      {
+        ScopedStatement select(count_keys_);
+        if (select->executeStep()) stored = select->getColumn(0).getInt64();
+      }
+      if (static_cast<std::size_t>(stored) >= count) return false;
+      {
+        ScopedStatement insert(insert_key_);
+        BindText(insert, 1, key.id);
+        BindText(insert, 2, key.algorithm);
+        insert->bind(3, key.ciphertext.data(), static_cast<int>(key.ciphertext.size()));
+        insert->bind(4, ToMicros(key.created_at));
+        insert->bind(5, ToMicros(key.activates_at));
+        insert->exec();
+      }
+      transaction.commit();
+      return true;
     });
   }
 
@@ -519,6 +554,7 @@ class SqliteStore final : public Store {
         key.algorithm = select->getColumn(1).getString();
         key.ciphertext = ColumnBlob(select->getColumn(2));
         key.created_at = FromMicros(select->getColumn(3).getInt64());
+        key.activates_at = FromMicros(select->getColumn(4).getInt64());
         keys.push_back(std::move(key));
       }
       return keys;
@@ -574,10 +610,11 @@ class SqliteStore final : public Store {
                               "FROM sessions WHERE user_id = ? ORDER BY created_at DESC, rowid DESC"),
         delete_session_(*db_, "DELETE FROM sessions WHERE id = ?"),
         insert_key_(*db_,
-                    "INSERT INTO jwks(id, algorithm, ciphertext, created_at, seq) "
-                    "SELECT ?, ?, ?, ?, COALESCE(MAX(seq), 0) + 1 FROM jwks"),
+                    "INSERT INTO jwks(id, algorithm, ciphertext, created_at, activates_at, seq) "
+                    "SELECT ?, ?, ?, ?, ?, COALESCE(MAX(seq), 0) + 1 FROM jwks"),
+        count_keys_(*db_, "SELECT COUNT(*) FROM jwks"),
         select_keys_(*db_,
-                     "SELECT id, algorithm, ciphertext, created_at FROM jwks "
+                     "SELECT id, algorithm, ciphertext, created_at, activates_at FROM jwks "
                      "ORDER BY created_at, seq") {}
 
   // Guarded runs `fn` under the connection lock and turns any exception into a Status, so none
@@ -645,6 +682,7 @@ class SqliteStore final : public Store {
   SQLite::Statement select_user_sessions_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement delete_session_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement insert_key_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement count_keys_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement select_keys_ ABSL_GUARDED_BY(mu_);
 };
 

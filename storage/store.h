@@ -9,20 +9,20 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "storage/key_store.h"
 #include "storage/records.h"
 
 namespace passgate::storage {
 
 // Store is the one persistence interface of passgate: users with their emails, password
-// credentials, sessions and signing keys.
+// credentials, sessions and (through KeyStore) signing keys.
 //
 // Every method is thread-safe. A method that returns OK has made its write durable
 // (see SqliteStore for the exact guarantee). Errors: kAlreadyExists for a duplicate user id
 // or email address, kNotFound where a method says so, kInternal/kUnavailable for database
 // failures (the message is for logs, never for clients).
-class Store {
+class Store : public KeyStore {
  public:
-  virtual ~Store() = default;
 
   // CreateUser inserts `user`, its emails and, when given, its password credential in one
   // transaction. kAlreadyExists when the id or any email address is taken (nothing written).
@@ -43,8 +43,9 @@ class Store {
   virtual absl::StatusOr<std::optional<PasswordCredential>> FindPassword(
       std::string_view user_id) = 0;
 
-  // SetPassword creates or replaces the user's credential. Returns true when created,
-  // false when replaced. kNotFound when the user does not exist.
+  // SetPassword creates or replaces the user's credential in one atomic step (two writers
+  // never both "create"). Returns true when created, false when replaced. kNotFound when the
+  // user does not exist.
   virtual absl::StatusOr<bool> SetPassword(std::string_view user_id, std::string_view hash,
                                            TimePoint now) = 0;
 
@@ -57,8 +58,9 @@ class Store {
                                                           TimePoint now) = 0;
 
   // CreateSession inserts `session`, then deletes the user's expired sessions and, beyond
-  // `limit` live ones, the oldest (by created_at, then insertion order). One transaction.
-  // REQUIRES: limit >= 1.
+  // `limit` live ones, the oldest (by created_at, then insertion order). One transaction that
+  // holds the user's row lock, so concurrent logins on several replicas never leave more than
+  // `limit` sessions. kNotFound for an unknown user. REQUIRES: limit >= 1.
   virtual absl::Status CreateSession(const Session& session, std::size_t limit,
                                      TimePoint now) = 0;
 
@@ -70,12 +72,6 @@ class Store {
 
   // DeleteSession removes one session. Returns false when there was none.
   virtual absl::StatusOr<bool> DeleteSession(std::string_view session_id) = 0;
-
-  // AddKey stores a signing key. kAlreadyExists for a duplicate id.
-  virtual absl::Status AddKey(const StoredKey& key) = 0;
-
-  // ListKeys returns every stored key, oldest first (by created_at, then insertion order).
-  virtual absl::StatusOr<std::vector<StoredKey>> ListKeys() = 0;
 };
 
 }  // namespace passgate::storage

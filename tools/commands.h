@@ -28,7 +28,7 @@ int ImportUsers(const std::string& config_path, const std::string& file);
 int ExportUsers(const std::string& config_path, const std::string& file);  // "" = stdout
 
 int ListKeys(const std::string& config_path);
-int RotateKey(const std::string& config_path);
+int RotateKey(const std::string& config_path, bool now);
 int RevokeSession(const std::string& config_path, const std::string& session_id);
 // IssueSession opens a session for a user without a password check (operators, support,
 // tests) and prints its token on stdout.

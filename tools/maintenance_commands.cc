@@ -1,11 +1,11 @@
+#include <chrono>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "server/session_tokens.h"
 #include "server/uuid.h"
-#include "storage/database_url.h"
-#include "storage/sqlite_store.h"
+#include "server/runtime.h"
 #include "tools/command_support.h"
 #include "tools/commands.h"
 
@@ -14,35 +14,39 @@ namespace passgate::tools {
 int Migrate(const std::string& config_path) {
   std::optional<server::Config> config = LoadConfig(config_path);
   if (!config) return 1;
-  absl::StatusOr<std::string> path = storage::SqlitePathFromUrl(config->database.url);
-  if (!path.ok()) return Fail(absl::StrCat("database.url: ", path.status().message()));
-  absl::StatusOr<int> version = storage::MigrateSqlite(*path);
-  if (!version.ok()) return Fail(version.status());
-  std::cout << "database " << *path << " at schema version " << *version << "\n";
+  absl::StatusOr<std::string> migrated = server::MigrateStore(*config);
+  if (!migrated.ok()) return Fail(migrated.status());
+  std::cout << *migrated << "\n";
   return 0;
 }
 
 int ListKeys(const std::string& config_path) {
   auto runtime = OpenRuntimeOrFail(config_path, {.hasher = false, .keys = true});
   if (runtime == nullptr) return 1;
-  std::cout << "KID                                   ALG    CREATED               SIGNING\n";
+  std::cout << "KID                                   ALG    CREATED               "
+               "SIGNS FROM            SIGNING\n";
+  const auto format = [](storage::TimePoint time) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromChrono(time), absl::UTCTimeZone());
+  };
   for (const server::KeyInfo& key : runtime->keys->Keys()) {
     std::cout << key.kid << "  " << absl::StrCat(key.algorithm, "      ").substr(0, 6) << " "
-              << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromChrono(key.created_at),
-                                  absl::UTCTimeZone())
-              << "  " << (key.signing ? "yes" : "no") << "\n";
+              << format(key.created_at) << "  " << format(key.activates_at) << "  "
+              << (key.signing ? "yes" : "no") << "\n";
   }
   return 0;
 }
 
-int RotateKey(const std::string& config_path) {
+int RotateKey(const std::string& config_path, bool now) {
   auto runtime = OpenRuntimeOrFail(config_path, {.hasher = false, .keys = true});
   if (runtime == nullptr) return 1;
-  absl::StatusOr<std::string> kid = runtime->keys->Rotate();
+  const std::chrono::seconds delay =
+      now ? std::chrono::seconds(0) : runtime->config.secrets.key_activation_delay;
+  absl::StatusOr<std::string> kid = runtime->keys->Rotate(delay);
   if (!kid.ok()) return Fail(kid.status());
   std::cout << *kid << "\n";
-  std::cerr << "passgate: new key " << *kid
-            << " signs from the next start of `passgate serve`; restart running servers\n";
+  std::cerr << "passgate: new key " << *kid << " is published by running servers within "
+            << runtime->config.secrets.key_refresh_interval.count() << " s and signs "
+            << (now ? "at once" : absl::StrCat("in ", delay.count(), " s")) << "\n";
   return 0;
 }
 

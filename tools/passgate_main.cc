@@ -84,9 +84,14 @@ int main(int argc, char** argv) {
   command(*jwk, "list", "List signing keys")->callback([&] {
     exit_code = tools::ListKeys(config);
   });
-  command(*jwk, "rotate", "Generate a new signing key")->callback([&] {
-    exit_code = tools::RotateKey(config);
-  });
+  bool rotate_now = false;
+  CLI::App* rotate = command(*jwk, "rotate",
+                             "Generate a new signing key (published at once, signing after "
+                             "secrets.key_activation_delay)");
+  rotate->add_flag("--now", rotate_now,
+                   "Sign with it at once (after a key compromise: tokens it signs fail on "
+                   "replicas and JWKS consumers that have not refreshed yet)");
+  rotate->callback([&] { exit_code = tools::RotateKey(config, rotate_now); });
 
   CLI::App* session = command(app, "session", "Manage sessions")->require_subcommand(1);
   std::string session_id;

@@ -6,6 +6,7 @@
 #include "gateway/password_api.h"
 #include "gateway/password_auth_client.h"
 #include "server/grpc_server.h"
+#include "server/key_refresher.h"
 #include "server/log.h"
 #include "tools/command_support.h"
 #include "tools/commands.h"
@@ -84,6 +85,10 @@ int Serve(const std::string& config_path, ServeMode mode) {
 
   std::unique_ptr<server::Runtime> runtime = OpenRuntimeOrFail(config_path, {});
   if (runtime == nullptr) return 1;
+  // Rotations made elsewhere (another replica, `passgate jwk rotate`) reach this server.
+  server::KeyRefresher key_refresher(*runtime->keys,
+                                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         runtime->config.secrets.key_refresh_interval));
   absl::StatusOr<std::unique_ptr<server::GrpcServer>> grpc = server::GrpcServer::Start(*runtime);
   if (!grpc.ok()) return Fail(grpc.status());
   std::optional<Gateway> gateway;

@@ -89,7 +89,7 @@ TEST_F(CliTest, MigrateReportsTheSchemaVersionAndIsIdempotent) {
   for (int i = 0; i < 2; ++i) {
     const CommandResult result = Run({"migrate"});
     EXPECT_EQ(result.exit_code, 0) << result.err;
-    EXPECT_NE(result.out.find("schema version 1"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("schema version 2"), std::string::npos) << result.out;
   }
 }
 
@@ -179,21 +179,34 @@ TEST_F(CliTest, ExportedFileImportsIntoAnotherDatabaseUnchanged) {
             std::string::npos);
 }
 
-TEST_F(CliTest, JwkRotateAddsASigningKey) {
+// KeyLine returns the `jwk list` line of `kid`.
+std::string KeyLine(const std::string& list, const std::string& kid) {
+  const std::size_t line = list.find(kid);
+  if (line == std::string::npos) return "";
+  return list.substr(line, list.find('\n', line) - line);
+}
+
+TEST_F(CliTest, JwkRotatePublishesANewKeyThatSignsAfterTheActivationDelay) {
   const CommandResult before = Run({"jwk", "list"});
   ASSERT_EQ(before.exit_code, 0) << before.err;
   const CommandResult rotated = Run({"jwk", "rotate"});
   ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  EXPECT_NE(rotated.err.find("signs in 660 s"), std::string::npos) << rotated.err;
   const std::string kid = rotated.out.substr(0, 36);
   const CommandResult after = Run({"jwk", "list"});
-  EXPECT_NE(after.out.find(kid), std::string::npos) << after.out;
-  // Header plus two keys, the new one signing.
-  EXPECT_EQ(std::count(after.out.begin(), after.out.end(), '\n'), 3);
+  // Header plus two keys; the new one is listed (published) but does not sign yet.
+  EXPECT_EQ(std::count(after.out.begin(), after.out.end(), '\n'), 3) << after.out;
   EXPECT_NE(after.out.find(kid + "  RS256  "), std::string::npos) << after.out;
-  const std::size_t line = after.out.find(kid);
-  ASSERT_NE(line, std::string::npos);
-  EXPECT_TRUE(after.out.substr(line, after.out.find('\n', line) - line).ends_with("yes"))
-      << after.out;
+  EXPECT_TRUE(KeyLine(after.out, kid).ends_with("no")) << after.out;
+
+  // --now: signs at once (the way out after a key compromise).
+  const CommandResult urgent = Run({"jwk", "rotate", "--now"});
+  ASSERT_EQ(urgent.exit_code, 0) << urgent.err;
+  const std::string urgent_kid = urgent.out.substr(0, 36);
+  const CommandResult last = Run({"jwk", "list"});
+  EXPECT_EQ(std::count(last.out.begin(), last.out.end(), '\n'), 4) << last.out;
+  EXPECT_TRUE(KeyLine(last.out, urgent_kid).ends_with("yes")) << last.out;
+  EXPECT_TRUE(KeyLine(last.out, kid).ends_with("no")) << last.out;
 }
 
 TEST_F(CliTest, PrivateKeysAreNotReadableInTheDatabaseFile) {

@@ -84,12 +84,15 @@ std::string ReadFile(const std::string& path) {
 
 std::string WriteTestConfig(const TempDir& dir, const TestConfigExtras& extras) {
   const std::string path = dir.File("config.yaml");
+  const std::string database_url =
+      extras.database_url.empty() ? "sqlite://" + dir.File("passgate.db") : extras.database_url;
   WriteFile(path, "database:\n"
-                  "  url: sqlite://" + dir.File("passgate.db") + "\n"
+                  "  url: " + database_url + "\n"
                   "session:\n"
                   "  lifespan: 1h\n"
                   "  audience: [localhost]\n"
-                  "  cookie: {same_site: none, secure: false, http_only: false}\n"
+                  "  cookie: {same_site: none, secure: false, http_only: false}\n" +
+                      extras.session_lines +
                   "server:\n"
                   "  grpc:\n"
                   "    address: 127.0.0.1:0\n"

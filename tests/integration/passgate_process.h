@@ -36,7 +36,9 @@ std::string ReadFile(const std::string& path);
 // secrets (indent 4 and 2), `extra_sections` appended as new top-level sections.
 // Returns its path.
 struct TestConfigExtras {
+  std::string database_url;  // empty: an SQLite file in `dir`
   std::string extra_sections;
+  std::string session_lines;  // inside session, indent 2
   std::string grpc_lines;    // inside server.grpc, indent 4
   std::string public_lines;  // inside server.public, indent 4 (address is 127.0.0.1:0)
   std::string secrets_lines;

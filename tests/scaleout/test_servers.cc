@@ -103,6 +103,24 @@ const TestServers& SharedTestServers() {
   return *servers;
 }
 
+PrivatePostgres::PrivatePostgres() {
+  char pattern[] = "/tmp/passgate-private-pg.XXXXXX";
+  if (mkdtemp(pattern) == nullptr) std::abort();
+  dir_ = pattern;
+  RunScript("start", dir_ + "' 'postgres");
+  url_ = ReadEnvFile(dir_ + "/env").postgres_url;
+}
+
+PrivatePostgres::~PrivatePostgres() {
+  RunScript("stop", dir_);
+  std::string command = "rm -rf '" + dir_ + "'";
+  [[maybe_unused]] int ignored = std::system(command.c_str());
+}
+
+void PrivatePostgres::Kill() { RunScript("postgres-kill", dir_); }
+
+void PrivatePostgres::Restart() { RunScript("postgres-restart", dir_); }
+
 void RunAdminSql(const std::string& sql) {
   PGconn* conn = PQconnectdb(SharedTestServers().postgres_url.c_str());
   ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);

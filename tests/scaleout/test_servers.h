@@ -39,6 +39,28 @@ class ScratchPostgresDatabase {
   std::string url_;
 };
 
+// PrivatePostgres is a PostgreSQL server for the calling test alone, which may crash it and
+// start it again (the shared one serves other tests running at the same time). Starting it
+// takes 1-3 s; failures abort the process.
+class PrivatePostgres {
+ public:
+  PrivatePostgres();
+  ~PrivatePostgres();
+  PrivatePostgres(const PrivatePostgres&) = delete;
+  PrivatePostgres& operator=(const PrivatePostgres&) = delete;
+
+  // url of its `postgres` database (trust auth on loopback).
+  const std::string& url() const { return url_; }
+  // Kill stops it at once, as a crash would (pg_ctl -m immediate).
+  void Kill();
+  // Restart starts it again on the same port and data.
+  void Restart();
+
+ private:
+  std::string dir_;
+  std::string url_;
+};
+
 // RunAdminSql runs `sql` on the shared server's admin database; fails the test on error.
 void RunAdminSql(const std::string& sql);
 

@@ -3,6 +3,8 @@
 #
 #   test_servers.sh start DIR [all|postgres|redis]   start them, write DIR/env
 #   test_servers.sh stop DIR                         stop what DIR/env names, remove its data
+#   test_servers.sh postgres-kill DIR                stop PostgreSQL at once (as a crash would)
+#   test_servers.sh postgres-restart DIR             start it again on the same port and data
 #
 # DIR/env holds shell assignments the tests read (tests/scaleout/test_servers.h):
 #   PASSGATE_TEST_POSTGRES_URL      postgres://postgres@127.0.0.1:PORT/postgres (trust auth)
@@ -32,6 +34,16 @@ free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# pg_start BIN DATA PORT. fsync=off: the tests kill PostgreSQL, never the machine, so WAL
+# written to the OS survives; synchronous_commit stays on, so an acknowledged commit is in it.
+pg_start() {
+  as_postgres "$1/pg_ctl" -D "$2/data" -w -t 60 -l "$2/log" start \
+    -o "-p $3 -k $2 -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+    >/dev/null 2>&1
+}
+
+env_value() { sed -n "s/^$1=//p" "$dir/env"; }
+
 start_postgres() {
   local bin data port
   bin=$(pg_bin)
@@ -39,16 +51,13 @@ start_postgres() {
   [[ $(id -u) -eq 0 ]] && chown postgres: "$data"
   as_postgres "$bin/initdb" -D "$data/data" -A trust -U postgres --no-sync >"$dir/postgres-initdb.log" 2>&1 ||
     { cat "$dir/postgres-initdb.log" >&2; exit 1; }
-  # fsync=off: the tests kill PostgreSQL, never the machine, so WAL written to the OS survives;
-  # synchronous_commit stays on, so an acknowledged commit is in that WAL.
   for attempt in 1 2 3; do
     port=$(free_port)
-    if as_postgres "$bin/pg_ctl" -D "$data/data" -w -t 60 -l "$data/log" start \
-        -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
-        >/dev/null 2>&1; then
+    if pg_start "$bin" "$data" "$port"; then
       echo "PASSGATE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/postgres" >>"$dir/env"
       echo "PASSGATE_TEST_POSTGRES_DATA=$data" >>"$dir/env"
       echo "PASSGATE_TEST_POSTGRES_BIN=$bin" >>"$dir/env"
+      echo "PASSGATE_TEST_POSTGRES_PORT=$port" >>"$dir/env"
       return 0
     fi
   done
@@ -83,8 +92,8 @@ start_redis() {
 stop_all() {
   [[ -f "$dir/env" ]] || return 0
   local data bin
-  data=$(sed -n 's/^PASSGATE_TEST_POSTGRES_DATA=//p' "$dir/env")
-  bin=$(sed -n 's/^PASSGATE_TEST_POSTGRES_BIN=//p' "$dir/env")
+  data=$(env_value PASSGATE_TEST_POSTGRES_DATA)
+  bin=$(env_value PASSGATE_TEST_POSTGRES_BIN)
   if [[ -n "$data" && -d "$data/data" ]]; then
     as_postgres "$bin/pg_ctl" -D "$data/data" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$data"
@@ -110,5 +119,14 @@ case "$command" in
     esac
     ;;
   stop) stop_all ;;
+  postgres-kill)
+    as_postgres "$(env_value PASSGATE_TEST_POSTGRES_BIN)/pg_ctl" \
+      -D "$(env_value PASSGATE_TEST_POSTGRES_DATA)/data" -m immediate stop >/dev/null
+    ;;
+  postgres-restart)
+    pg_start "$(env_value PASSGATE_TEST_POSTGRES_BIN)" "$(env_value PASSGATE_TEST_POSTGRES_DATA)" \
+      "$(env_value PASSGATE_TEST_POSTGRES_PORT)" ||
+      { cat "$(env_value PASSGATE_TEST_POSTGRES_DATA)/log" >&2; exit 1; }
+    ;;
   *) echo "test_servers.sh: unknown command $command" >&2; exit 2 ;;
 esac

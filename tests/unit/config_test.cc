@@ -315,7 +315,7 @@ service:
   // Document order; unknown subtrees are reported once, by their top path.
   EXPECT_THAT(
       c.ignored_keys,
-      ElementsAre("webauthn", "passcode", "database.database", "database.user", "database.password",
+      ElementsAre("webauthn", "passcode", "database.database", "database.user",
                   "database.host", "database.port", "session.cookie.retention",
                   "server.admin", "service"));
   EXPECT_TRUE(c.audit_log.console_enabled);
@@ -403,14 +403,16 @@ std::vector<BadConfig> BadConfigs() {
       {"database: {synchronous: off}", "database.synchronous: must be full or normal, got \"off\""},
       {"database: {busy_timeout_ms: -1}", "database.busy_timeout_ms: must be at least 0, got -1"},
       {"database: {url: ''}", "database.url: must not be empty"},
-      {"database: {url: 'postgres://hanko:hanko@localhost:5432/hanko'}",
-       "database.url: unsupported scheme \"postgres\"; only sqlite:// is supported in this "
-       "version"},
-      {"database: {url: 'sqlite://'}", "database.url: missing the database path"},
-      {"database: {url: 'var/passgate.db'}", "database.url: expected a URL"},
-      {"database: {dialect: postgres}",
-       "database.dialect: only sqlite is supported in this version (use database.url: "
-       "sqlite:///path.db)"},
+      {"database: {url: 'mysql://hanko:hanko@localhost:3306/hanko'}",
+       "database.url: unsupported database URL scheme \"mysql\"; expected sqlite:///"},
+      {"database: {url: 'postgres://hanko:hanko@localhost/hanko?no_such_option=1'}",
+       "database.url: not a valid PostgreSQL connection URI"},
+      {"database: {url: 'sqlite://'}", "database.url: sqlite database URL has an empty path"},
+      {"database: {url: 'var/passgate.db'}", "database.url: database URL has no scheme"},
+      {"database: {dialect: mysql}", "database.dialect: must be sqlite or postgres"},
+      {"database: {pool_timeout: 0s}", "database.pool_timeout: must be at least 1s"},
+      {"database: {connect_timeout: 1s}", "database.connect_timeout: must be at least 2s"},
+      {"database: {max_connections: -1}", "database.max_connections: must be between 0 and 1000"},
       // server
       {"server: {grpc: {address: ''}}", "server.grpc.address: "},
       {"server: {grpc: {address: localhost}}", "server.grpc.address: "},
@@ -495,7 +497,7 @@ TEST(ParseConfigTest, SecretValuesNeverAppearInErrors) {
       {"secrets: {keys: [Sup3rS3cr3t-long-enough-value, ", MapEnv()},
       {"", MapEnv({{"PASSGATE_SECRETS_KEYS", "Sup3rS3cr3t-long-enough-value,Sup3rS3cr3t"}})},
       {"secrets: {keys: [Sup3rS3cr3t-long-enough-value]}\n"
-       "database: {url: 'postgres://admin:hunter2-db-password@db:5432/hanko'}",
+       "database: {url: 'postgres://admin:hunter2-db-password@db/hanko%zz'}",
        MapEnv()},
       {"secrets: {keys: [Sup3rS3cr3t-long-enough-value]}\n"
        "database: {url: 'admin:hunter2-db-password@db://x'}",
@@ -607,10 +609,42 @@ TEST(EnvironmentTest, SecretsKeysAndKeysFileTogetherIsAnError) {
   ::unlink(path.c_str());
 }
 
+TEST(ParseConfigTest, PostgresDatabaseSettings) {
+  const absl::StatusOr<Config> config = ParseConfig(
+      std::string(kSecretsBlock) +
+          "database:\n"
+          "  dialect: postgres\n"
+          "  url: 'PostgreSQL://passgate@db.internal:5432/passgate?sslmode=verify-full'\n"
+          "  password: from-the-file\n"
+          "  max_connections: 12\n"
+          "  pool_timeout: 2s\n"
+          "  connect_timeout: 3s\n",
+      MapEnv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->database.password, "from-the-file");
+  EXPECT_EQ(config->database.max_connections, 12);
+  EXPECT_EQ(config->database.pool_timeout, seconds(2));
+  EXPECT_EQ(config->database.connect_timeout, seconds(3));
+  const absl::StatusOr<Config> defaults =
+      ParseConfig(std::string(kSecretsBlock) + "database: {url: 'postgres://h/d'}\n", MapEnv());
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->database.max_connections, 0) << "0 = hashing workers + 2";
+  EXPECT_EQ(defaults->database.pool_timeout, seconds(5));
+  EXPECT_EQ(defaults->database.connect_timeout, seconds(5));
+}
+
+TEST(EnvironmentTest, DatabasePasswordFromTheEnvironmentOverridesTheFile) {
+  const absl::StatusOr<Config> config = ParseConfig(
+      std::string(kSecretsBlock) + "database: {url: 'postgres://u@h/d', password: file-pw}\n",
+      MapEnv({{"PASSGATE_DATABASE_PASSWORD", "env-pw"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->database.password, "env-pw");
+}
+
 TEST(EnvironmentTest, DatabaseUrlOverridesTheFileBeforeValidation) {
   // The file's URL would be rejected; the override is what gets validated.
   const absl::StatusOr<Config> config =
-      ParseConfig(std::string(kSecretsBlock) + "database: {url: 'postgres://u:p@h/d'}\n",
+      ParseConfig(std::string(kSecretsBlock) + "database: {url: 'mysql://u:p@h/d'}\n",
                   MapEnv({{"PASSGATE_DATABASE_URL", "sqlite:///srv/passgate.db"}}));
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->database.url, "sqlite:///srv/passgate.db");

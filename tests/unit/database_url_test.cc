@@ -69,4 +69,49 @@ TEST(SqlitePathFromUrlTest, RejectsOtherUrlsWithoutEchoingThem) {
 }
 
 }  // namespace
+TEST(DatabaseBackendFromUrlTest, SelectsTheBackendByScheme) {
+  struct Case {
+    std::string_view url;
+    DatabaseBackend backend;
+  };
+  static constexpr Case kCases[] = {
+      {"sqlite:///var/lib/passgate.db", DatabaseBackend::kSqlite},
+      {"SQLite://var/passgate.db", DatabaseBackend::kSqlite},
+      {"postgres://passgate@127.0.0.1:5432/passgate", DatabaseBackend::kPostgres},
+      {"postgresql://u:p@db.internal/passgate?sslmode=verify-full", DatabaseBackend::kPostgres},
+      {"POSTGRES://h/d", DatabaseBackend::kPostgres},
+      {"postgres:///passgate?host=/run/postgresql", DatabaseBackend::kPostgres},
+  };
+  for (const Case& c : kCases) {
+    absl::StatusOr<DatabaseBackend> backend = DatabaseBackendFromUrl(c.url);
+    ASSERT_TRUE(backend.ok()) << c.url << ": " << backend.status();
+    EXPECT_EQ(*backend, c.backend) << c.url;
+  }
+  EXPECT_EQ(PostgresConnectionUri("POSTGRESQL://h/d"), "postgresql://h/d");
+}
+
+TEST(DatabaseBackendFromUrlTest, RejectsBadUrlsWithoutEchoingThem) {
+  struct Case {
+    std::string_view url;
+    std::string_view message_part;
+    std::string_view secret;
+  };
+  static constexpr Case kCases[] = {
+      {"mysql://root:pa55word@localhost/x", "\"mysql\"", "pa55word"},
+      {"postgres://u:hunter2@h/d%zz", "not a valid PostgreSQL", "hunter2"},
+      {"postgres://u:hunter2@h/d?nonsense_option=1", "not a valid PostgreSQL", "hunter2"},
+      {"sqlite://", "empty path", ""},
+      {"u:hunter2@h://db", "no scheme", "hunter2"},
+  };
+  for (const Case& c : kCases) {
+    absl::StatusOr<DatabaseBackend> backend = DatabaseBackendFromUrl(c.url);
+    ASSERT_FALSE(backend.ok()) << c.url;
+    EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument) << c.url;
+    EXPECT_THAT(backend.status().message(), HasSubstr(c.message_part)) << c.url;
+    if (!c.secret.empty()) {
+      EXPECT_THAT(backend.status().message(), Not(HasSubstr(c.secret))) << c.url;
+    }
+  }
+}
+
 }  // namespace passgate::storage

@@ -708,5 +708,113 @@ TEST_F(KeyRingTest, ConcurrentSignAndVerifyDuringRotation) {
   }
 }
 
+// --- Several replicas on one store -----------------------------------------------------
+
+TEST_F(KeyRingTest, ReplicasStartingAtOnceOnAnEmptyStoreShareTheirKeys) {
+  constexpr int kReplicas = 4;
+  const KeyRingOptions options = Options(KeyAlgorithm::kEdDSA, {kSecretA, kSecretB});
+  std::vector<std::unique_ptr<KeyRing>> rings(kReplicas);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kReplicas; ++i) {
+    threads.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (ready.load() < kReplicas) std::this_thread::yield();
+      absl::StatusOr<std::unique_ptr<KeyRing>> ring = KeyRing::Load(*store_, options, clock_);
+      if (ring.ok()) rings[i] = *std::move(ring);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(StoredKeys().size(), 2u) << "one key per secret, not per replica";
+  for (int i = 0; i < kReplicas; ++i) {
+    ASSERT_NE(rings[i], nullptr) << i;
+    ASSERT_EQ(rings[i]->Keys().size(), 2u) << i;
+    EXPECT_EQ(rings[i]->Keys()[0].kid, rings[0]->Keys()[0].kid) << i;
+    // A token of one replica verifies on every other.
+    EXPECT_TRUE(rings[i]->VerifyJwt(MustSign(*rings[0], claims_)).ok()) << i;
+  }
+}
+
+TEST_F(KeyRingTest, RotatedKeyIsPublishedAtOnceAndSignsAfterTheActivationDelay) {
+  KeyRingOptions options = Options(KeyAlgorithm::kEdDSA, {kSecretA});
+  options.activation_delay = std::chrono::seconds(60);
+  std::unique_ptr<KeyRing> ring = MustLoad(options);
+  ASSERT_NE(ring, nullptr);
+  const std::string first_kid = ring->Keys()[0].kid;
+  EXPECT_TRUE(ring->Keys()[0].signing) << "the first key of an empty store signs at once";
+
+  absl::StatusOr<std::string> rotated = ring->Rotate();
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  ASSERT_EQ(ring->PublicKeys().size(), 2u);
+  EXPECT_EQ(ring->PublicKeys()[0].kid, *rotated) << "published before it signs";
+  auto kid_of = [&](const std::string& token) {
+    return json::parse(Decode(SplitToken(token)[0]))["kid"].get<std::string>();
+  };
+  EXPECT_EQ(kid_of(MustSign(*ring, claims_)), first_kid);
+  EXPECT_FALSE(ring->Keys()[0].signing);
+  EXPECT_EQ(ring->Keys()[0].activates_at, ring->Keys()[0].created_at + std::chrono::seconds(60));
+
+  clock_.now += std::chrono::seconds(59);
+  EXPECT_EQ(kid_of(MustSign(*ring, claims_)), first_kid);
+  clock_.now += std::chrono::seconds(1);
+  EXPECT_EQ(kid_of(MustSign(*ring, claims_)), *rotated);
+  EXPECT_TRUE(ring->Keys()[0].signing);
+
+  // An explicit delay of zero signs at once.
+  absl::StatusOr<std::string> urgent = ring->Rotate(std::chrono::seconds(0));
+  ASSERT_TRUE(urgent.ok());
+  EXPECT_EQ(kid_of(MustSign(*ring, claims_)), *urgent);
+}
+
+TEST_F(KeyRingTest, RefreshPicksUpAnotherReplicasRotation) {
+  KeyRingOptions options = Options(KeyAlgorithm::kEdDSA, {kSecretA});
+  options.activation_delay = std::chrono::seconds(30);
+  std::unique_ptr<KeyRing> a = MustLoad(options);
+  std::unique_ptr<KeyRing> b = MustLoad(options);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  absl::StatusOr<std::string> rotated = a->Rotate();
+  ASSERT_TRUE(rotated.ok());
+  EXPECT_EQ(b->PublicKeys().size(), 1u);
+  absl::StatusOr<KeyRefreshReport> report = b->Refresh();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->added, 1);
+  EXPECT_TRUE(report->skipped.empty());
+  ASSERT_EQ(b->PublicKeys().size(), 2u);
+  EXPECT_EQ(b->PublicKeys()[0].kid, *rotated);
+  clock_.now += std::chrono::seconds(30);
+  // Both replicas switch at the same activation time, and verify each other's tokens.
+  EXPECT_TRUE(b->VerifyJwt(MustSign(*a, claims_)).ok());
+  EXPECT_TRUE(a->VerifyJwt(MustSign(*b, claims_)).ok());
+  EXPECT_EQ(SplitToken(MustSign(*a, claims_))[0], SplitToken(MustSign(*b, claims_))[0]);
+  // Nothing new: nothing added.
+  EXPECT_EQ(b->Refresh()->added, 0);
+}
+
+TEST_F(KeyRingTest, RefreshSkipsKeysNoSecretDecrypts) {
+  std::unique_ptr<KeyRing> a = MustLoad(Options(KeyAlgorithm::kEdDSA, {kSecretA}));
+  std::unique_ptr<KeyRing> other = MustLoad(Options(KeyAlgorithm::kEdDSA, {kSecretB, kSecretA}));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(other, nullptr);  // added a key encrypted with kSecretB, which `a` cannot read
+  absl::StatusOr<KeyRefreshReport> report = a->Refresh();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->skipped.size(), 1u);
+  EXPECT_EQ(a->PublicKeys().size(), 1u);
+}
+
+TEST_F(KeyRingTest, UnknownKidMakesTheRingRefresh) {
+  std::unique_ptr<KeyRing> a = MustLoad(Options(KeyAlgorithm::kEdDSA, {kSecretA}));
+  std::unique_ptr<KeyRing> b = MustLoad(Options(KeyAlgorithm::kEdDSA, {kSecretA}));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(a->Rotate(std::chrono::seconds(0)).ok());
+  const std::string token = MustSign(*a, claims_);
+  // Refreshes for unknown kids are at most a second apart (forged kids cost no database
+  // load); b loaded just now, so wait that second out.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_TRUE(b->VerifyJwt(token).ok()) << "the unknown kid made b reload its keys";
+  EXPECT_EQ(b->PublicKeys().size(), 2u);
+}
+
 }  // namespace
 }  // namespace passgate::server
