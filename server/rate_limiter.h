@@ -37,8 +37,8 @@ struct RateDecision {
 // rounded up, so a client that waits that long finds a new window, and at least 1.
 std::chrono::seconds WholeSecondsLeft(std::chrono::nanoseconds left);
 
-// RateLimitStore keeps fixed-window counters. An interface, so that several replicas can
-// later share one store (e.g. Redis) instead of the in-process one.
+// RateLimitStore keeps the fixed-window counters of one limit. Replicas share limits through
+// LoginAttemptCounter instead (below), which counts all three limits of a login at once.
 class RateLimitStore {
  public:
   virtual ~RateLimitStore() = default;

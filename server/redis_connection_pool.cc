@@ -85,8 +85,8 @@ redisReply* SendArgv(redisContext* context, const std::vector<std::string_view>&
     argv.push_back(arg.data());
     lengths.push_back(arg.size());
   }
-  return static_cast<redisReply*>(redisCommandArgv(context, static_cast<int>(argv.size()),
-                                                   argv.data(), lengths.data()));
+  return static_cast<redisReply*>(
+      redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()));
 }
 
 }  // namespace
@@ -117,8 +117,8 @@ RedisConnectionPool::Deadline RedisConnectionPool::DeadlineFromNow() const {
 }
 
 absl::Status RedisConnectionPool::Unavailable(std::string_view cause) const {
-  return absl::UnavailableError(
-      absl::StrCat("redis ", options_.address, ": ", absl::string_view(cause.data(), cause.size())));
+  return absl::UnavailableError(absl::StrCat("redis ", options_.address, ": ",
+                                             absl::string_view(cause.data(), cause.size())));
 }
 
 absl::StatusOr<redisContext*> RedisConnectionPool::Connect(Deadline deadline) {
@@ -173,8 +173,8 @@ absl::StatusOr<RedisConnectionPool::Reply> RedisConnectionPool::Command(
       if (!freed_.wait_until(lock, deadline, [this] {
             return !idle_.empty() || open_ < options_.max_connections;
           })) {
-        return Unavailable(absl::StrCat("timed out waiting for one of ",
-                                        options_.max_connections, " connections"));
+        return Unavailable(absl::StrCat("timed out waiting for one of ", options_.max_connections,
+                                        " connections"));
       }
       if (!idle_.empty() && attempt == 0) {
         context = idle_.back();
@@ -205,10 +205,10 @@ absl::StatusOr<RedisConnectionPool::Reply> RedisConnectionPool::Command(
       Release(context, /*broken=*/false);
       return reply;
     }
-    const bool closed_by_peer =
-        context->err == REDIS_ERR_EOF ||
-        (context->err == REDIS_ERR_IO && (std::strcmp(context->errstr, std::strerror(ECONNRESET)) == 0 ||
-                                          std::strcmp(context->errstr, std::strerror(EPIPE)) == 0));
+    const bool closed_by_peer = context->err == REDIS_ERR_EOF ||
+                                (context->err == REDIS_ERR_IO &&
+                                 (std::strcmp(context->errstr, std::strerror(ECONNRESET)) == 0 ||
+                                  std::strcmp(context->errstr, std::strerror(EPIPE)) == 0));
     const std::string why = WireError(context);
     Release(context, /*broken=*/true);
     if (!(reused && closed_by_peer && attempt == 0 && steady_clock::now() < deadline)) {

@@ -33,10 +33,11 @@ namespace passgate::server {
 class RedisConnectionPool {
  public:
   struct Options {
-    std::string address;  // host:port or [ipv6]:port. REQUIRES: a valid address
+    std::string address;   // host:port or [ipv6]:port. REQUIRES: a valid address
     std::string password;  // sent with AUTH when non-empty; never logged or returned
     // Bounds one Command as a whole: waiting for a free connection, connecting, AUTH, the
-    // command and its reply. Default: 250 ms. REQUIRES: >= 1 ms.
+    // command and its reply; not the DNS lookup of a host name, which hiredis does with the
+    // blocking getaddrinfo on each new connection. Default: 250 ms. REQUIRES: >= 1 ms.
     std::chrono::milliseconds timeout{250};
     int max_connections = 8;  // REQUIRES: >= 1
   };

@@ -140,8 +140,8 @@ absl::StatusOr<LoginCounts> RedisLoginCounter::CountOnce(std::string_view user_i
   if (r.type == REDIS_REPLY_ERROR) {
     const absl::string_view error(r.str, r.len);
     // Redis 7 answers a long command from a client without AUTH with a protocol error.
-    const bool needs_password = absl::StartsWith(error, "NOAUTH") ||
-                                absl::StrContains(error, "unauthenticated");
+    const bool needs_password =
+        absl::StartsWith(error, "NOAUTH") || absl::StrContains(error, "unauthenticated");
     return absl::UnavailableError(absl::StrCat(
         "redis ", pool_.address(), ": ", error,
         needs_password ? " (Redis requires a password: set rate_limiter.redis_config.password "
@@ -159,8 +159,8 @@ absl::StatusOr<LoginCounts> RedisLoginCounter::CountOnce(std::string_view user_i
   LoginCounts counts;
   RateDecision* const out[3] = {&counts.per_user_and_ip, &counts.per_ip, &counts.per_user};
   for (int i = 0; i < 3; ++i) {
-    *out[i] = DecisionFrom(*r.element[3 * i], *r.element[3 * i + 1], *r.element[3 * i + 2],
-                           *limit[i]);
+    *out[i] =
+        DecisionFrom(*r.element[3 * i], *r.element[3 * i + 1], *r.element[3 * i + 2], *limit[i]);
   }
   return counts;
 }

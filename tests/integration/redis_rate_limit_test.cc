@@ -50,13 +50,19 @@ class RedisDownTest : public PassgateServerTest {
  protected:
   TestConfigExtras ConfigExtras() const override {
     TestConfigExtras extras;
-    extras.extra_sections = "rate_limiter:\n"
-                            "  store: redis\n"
-                            "  redis_config:\n"
-                            "    address: " + redis_address_ + "\n"
-                            "    password: " + kRedisPassword + "\n"
-                            "    timeout_ms: 2000\n"
-                            "    on_unavailable: " + OnUnavailable() + "\n";
+    extras.extra_sections =
+        "rate_limiter:\n"
+        "  store: redis\n"
+        "  redis_config:\n"
+        "    address: " +
+        redis_address_ +
+        "\n"
+        "    password: " +
+        kRedisPassword +
+        "\n"
+        "    timeout_ms: 2000\n"
+        "    on_unavailable: " +
+        OnUnavailable() + "\n";
     return extras;
   }
   virtual std::string OnUnavailable() const { return "unavailable"; }
@@ -124,20 +130,23 @@ TEST_F(RedisDownTooManyRequestsTest, LoginsFailClosedWith429AndRetryAfterOne) {
 TEST(RedisReplicasTest, AlternatingWrongLoginsOnTwoReplicasCountDownOneLimit) {
   const TestServers& redis = SharedTestServers();
   TempDir dir;
-  const std::string section = "rate_limiter:\n"
-                              "  store: redis\n"
-                              "  password_limits: {tokens: 5, interval: 1m}\n"
-                              "  redis_config:\n"
-                              "    address: " + redis.redis_address + "\n"
-                              "    timeout_ms: 5000\n"
-                              "    key_prefix: '" + UniquePrefix() + "'\n";
+  const std::string section =
+      "rate_limiter:\n"
+      "  store: redis\n"
+      "  password_limits: {tokens: 5, interval: 1m}\n"
+      "  redis_config:\n"
+      "    address: " +
+      redis.redis_address +
+      "\n"
+      "    timeout_ms: 5000\n"
+      "    key_prefix: '" +
+      UniquePrefix() + "'\n";
   TestConfigExtras extras;
   extras.extra_sections = section;
   const std::string config = WriteTestConfig(dir, extras);
-  const CommandResult imported =
-      RunPassgate({"user", "import", "--config", config,
-                   std::string(PASSGATE_SOURCE_DIR) +
-                       "/tests/integration/testdata/hanko_fixture_users.json"});
+  const CommandResult imported = RunPassgate(
+      {"user", "import", "--config", config,
+       std::string(PASSGATE_SOURCE_DIR) + "/tests/integration/testdata/hanko_fixture_users.json"});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   const std::vector<std::string> env = {"PASSGATE_REDIS_PASSWORD=" + redis.redis_password};
   std::unique_ptr<ServerProcess> replicas[2] = {

@@ -2,6 +2,7 @@
 // (password-protected), and a private one that a test stops and restarts.
 #include "server/redis_login_counter.h"
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,10 +13,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <fcntl.h>
+#include <map>
 #include <memory>
 #include <random>
-#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,8 +92,8 @@ TEST(RedisLoginCounterTest, KeysAreLengthPrefixedSoNoInputCollides) {
                                         "p:user:3:u-1"}));
   // Pairs that naive "prefix:user:ip" keys would confuse.
   const std::pair<std::string, std::string> tricky[] = {
-      {"a", "1:b"}, {"a:1", "b"}, {"a:1:b", ""}, {"", "a:1:b"}, {"1:a", "b"},
-      {"a", "b"},   {"user_ip:1:a", "b"}, {"ip", "b"}, {"b", "ip"}, {"a:", "b"},
+      {"a", "1:b"}, {"a:1", "b"},         {"a:1:b", ""}, {"", "a:1:b"}, {"1:a", "b"},
+      {"a", "b"},   {"user_ip:1:a", "b"}, {"ip", "b"},   {"b", "ip"},   {"a:", "b"},
   };
   // Each key must name exactly one input: (user, ip), ip, or user.
   std::map<std::string, std::string> owner;
@@ -234,7 +234,8 @@ TEST(RedisLoginCounterTest, WrongPasswordIsAClearErrorWithoutThePassword) {
   RedisLoginCounter::Options options = SharedRedis(UniquePrefix());
   options.connection.password = "not-the-password-4f2a";
   RedisLoginCounter counter(options);
-  const absl::StatusOr<LoginCounts> counts = counter.Count("erin", "10.0.0.5", Limits(5, 5, 5), kNow);
+  const absl::StatusOr<LoginCounts> counts =
+      counter.Count("erin", "10.0.0.5", Limits(5, 5, 5), kNow);
   ASSERT_EQ(counts.status().code(), absl::StatusCode::kUnavailable);
   const std::string message(counts.status().message());
   EXPECT_THAT(message, HasSubstr("redis " + options.connection.address + ": AUTH refused"));
@@ -274,9 +275,9 @@ class PrivateRedis {
   // Start launches it and waits (up to 30 s) until it answers PING.
   bool Start() {
     const std::string port = std::to_string(port_);
-    std::vector<std::string> args = {"redis-server", "--port",       port,  "--bind",
-                                     "127.0.0.1",    "--save",       "",    "--appendonly",
-                                     "no",           "--loglevel",   "warning"};
+    std::vector<std::string> args = {"redis-server", "--port",     port,     "--bind",
+                                     "127.0.0.1",    "--save",     "",       "--appendonly",
+                                     "no",           "--loglevel", "warning"};
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
