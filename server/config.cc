@@ -34,6 +34,7 @@ constexpr absl::string_view kEnvSecretsKeys = "PASSGATE_SECRETS_KEYS";
 constexpr absl::string_view kEnvSecretsKeysFile = "PASSGATE_SECRETS_KEYS_FILE";
 constexpr absl::string_view kEnvDatabaseUrl = "PASSGATE_DATABASE_URL";
 constexpr absl::string_view kEnvDatabasePassword = "PASSGATE_DATABASE_PASSWORD";
+constexpr absl::string_view kEnvRedisPassword = "PASSGATE_REDIS_PASSWORD";
 constexpr std::size_t kMinSecretLength = 16;
 
 std::string Quote(absl::string_view text) {
@@ -280,7 +281,14 @@ std::vector<Field> RootFields(Config& c, FileExtras& extras, std::vector<std::st
                 {"password_limits", LimitSection(c.rate_limiter.password_limits, ignored)},
                 {"ip_limits", LimitSection(c.rate_limiter.ip_limits, ignored)},
                 {"user_limits", LimitSection(c.rate_limiter.user_limits, ignored)},
-                {"max_keys", Int(&c.rate_limiter.max_keys, 1000, kIntMax)}},
+                {"max_keys", Int(&c.rate_limiter.max_keys, 1000, kIntMax)},
+                {"redis_config",
+                 Section({{"address", String(&c.rate_limiter.redis.address)},
+                          {"password", String(&c.rate_limiter.redis.password)},
+                          {"timeout_ms", Int(&c.rate_limiter.redis.timeout_ms, 1, 60000)},
+                          {"key_prefix", String(&c.rate_limiter.redis.key_prefix)},
+                          {"on_unavailable", String(&c.rate_limiter.redis.on_unavailable)}},
+                         ignored)}},
                ignored)},
       {"server",
        Section(
@@ -384,6 +392,10 @@ absl::Status ApplyEnvironment(const EnvLookup& env, Config& c) {
       password.has_value()) {
     c.database.password = *password;
   }
+  if (std::optional<std::string> password = NonEmptyEnv(env, kEnvRedisPassword);
+      password.has_value()) {
+    c.rate_limiter.redis.password = *password;
+  }
   return absl::OkStatus();
 }
 
@@ -445,6 +457,57 @@ bool IsCookieDomain(std::string_view text) {
     if (c <= 0x20 || c >= 0x7f || ch == ';' || ch == ',') return false;
   }
   return true;
+}
+
+// IsKeyPrefix: printable ASCII without spaces, so keys stay readable in redis-cli and a
+// prefix can never smuggle in a separator that another deployment's keys use.
+bool IsKeyPrefix(std::string_view text) {
+  if (text.empty() || text.size() > 128) return false;
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+absl::Status ValidateRateLimiterStore(const Config::RateLimiter& limiter) {
+  if (limiter.store != "in_memory" && limiter.store != "redis") {
+    return KeyError("rate_limiter.store",
+                    absl::StrCat("must be in_memory or redis, got ", Quote(limiter.store)));
+  }
+  const Config::Redis& redis = limiter.redis;
+  if (redis.on_unavailable != "unavailable" && redis.on_unavailable != "too_many_requests") {
+    return KeyError("rate_limiter.redis_config.on_unavailable",
+                    absl::StrCat("must be unavailable or too_many_requests, got ",
+                                 Quote(redis.on_unavailable)));
+  }
+  if (!IsKeyPrefix(redis.key_prefix)) {
+    return KeyError("rate_limiter.redis_config.key_prefix",
+                    "must be 1 to 128 printable ASCII characters without spaces");
+  }
+  if (redis.address.empty()) {
+    if (limiter.store == "redis") {
+      return KeyError("rate_limiter.redis_config.address",
+                      "required when rate_limiter.store is redis (host:port)");
+    }
+    return absl::OkStatus();
+  }
+  // A URL may carry credentials: say what is wrong without echoing it.
+  if (absl::StrContains(redis.address, "@") || absl::StrContains(redis.address, "://")) {
+    return KeyError("rate_limiter.redis_config.address",
+                    "expected host:port, not a URL (set the password in "
+                    "rate_limiter.redis_config.password or PASSGATE_REDIS_PASSWORD)");
+  }
+  if (absl::Status s =
+          CheckHostPort("rate_limiter.redis_config.address", redis.address, false);
+      !s.ok()) {
+    return s;
+  }
+  const std::string port = redis.address.substr(redis.address.rfind(':') + 1);
+  if (port.find_first_not_of('0') == std::string::npos) {
+    return KeyError("rate_limiter.redis_config.address", "port must be 1..65535, got 0");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Validate(Config& c) {
@@ -559,11 +622,7 @@ absl::Status Validate(Config& c) {
     return KeyError("audit_log.console_output.output",
                     absl::StrCat("must be stdout or stderr, got ", Quote(c.audit_log.console_output)));
   }
-  if (c.rate_limiter.store != "in_memory") {
-    return KeyError("rate_limiter.store",
-                    absl::StrCat("only in_memory is supported in this version, got ",
-                                 Quote(c.rate_limiter.store)));
-  }
+  if (absl::Status s = ValidateRateLimiterStore(c.rate_limiter); !s.ok()) return s;
   for (const auto& [key, limit] :
        {std::pair{"rate_limiter.password_limits.interval", c.rate_limiter.password_limits},
         std::pair{"rate_limiter.ip_limits.interval", c.rate_limiter.ip_limits},

@@ -108,15 +108,28 @@ struct Config {
     int tokens;
     std::chrono::seconds interval;
   };
+  // rate_limiter.redis_config.*: the Redis that replicas share when rate_limiter.store is
+  // redis (server/redis_login_counter.h).
+  struct Redis {
+    std::string address;                        // .address: host:port, required for redis
+    std::string password;                       // .password, optional (AUTH); never echoed
+    int timeout_ms = 250;                       // .timeout_ms: connect and per command, 1..60000
+    std::string key_prefix = "passgate:ratelimit:";  // .key_prefix: 1..128 printable ASCII,
+                                                // no spaces
+    // .on_unavailable: unavailable|too_many_requests. Logins fail closed while Redis cannot
+    // answer: gRPC UNAVAILABLE (HTTP 503), or RESOURCE_EXHAUSTED with retry-after 1 (HTTP 429).
+    std::string on_unavailable = "unavailable";
+  };
   struct RateLimiter {
     bool enabled = true;                        // rate_limiter.enabled
-    std::string store = "in_memory";            // rate_limiter.store: in_memory (only)
+    std::string store = "in_memory";            // rate_limiter.store: in_memory|redis
     Limit password_limits{5, std::chrono::seconds(60)};  // rate_limiter.password_limits.
                                                 // {tokens,interval}: per (user, client IP)
     Limit ip_limits{100, std::chrono::seconds(60)};  // rate_limiter.ip_limits: per client IP
     Limit user_limits{30, std::chrono::seconds(60)};  // rate_limiter.user_limits: per user
     int max_keys = 1'000'000;                   // rate_limiter.max_keys: windows kept per
-                                                // limit (memory bound), >= 1000
+                                                // limit (memory bound, in_memory), >= 1000
+    Redis redis;                                // rate_limiter.redis_config.*
   };
 
   struct AuditLog {
@@ -149,6 +162,7 @@ EnvLookup ProcessEnv();
 //   PASSGATE_SECRETS_KEYS_FILE file with one secret per line
 //   PASSGATE_DATABASE_URL      database.url
 //   PASSGATE_DATABASE_PASSWORD database.password
+//   PASSGATE_REDIS_PASSWORD    rate_limiter.redis_config.password
 // Errors are kInvalidArgument with a message that starts with the offending key, e.g.
 // "session.lifespan: invalid duration \"12x\"". Secret values never appear in messages.
 // An empty document gives the defaults (which fail validation only for secrets.keys).

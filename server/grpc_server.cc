@@ -9,12 +9,17 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "server/log.h"
 #include "server/pem_file.h"
+#include "server/redis_login_counter.h"
 
 namespace passgate::server {
 namespace {
 
 // Requests are a UUID, a password and a token: 64 KiB is far above any honest one.
 constexpr int kMaxRequestBytes = 64 * 1024;
+
+// Logins are counted inline on gRPC's callback threads, one Redis round trip each; more
+// connections than those threads would only sit idle.
+constexpr int kRedisConnections = 16;
 
 // ServerCredentialsFrom: plaintext without a certificate; TLS with one; mTLS (client
 // certificates required and verified) when a client CA is configured too.
@@ -54,7 +59,24 @@ LoginLimits LoginLimitsFrom(const Config& config) {
   limits.per_ip = {c.ip_limits.tokens, c.ip_limits.interval};
   limits.per_user = {c.user_limits.tokens, c.user_limits.interval};
   limits.max_keys = static_cast<std::size_t>(c.max_keys);
+  limits.on_unavailable = c.redis.on_unavailable == "too_many_requests"
+                              ? StoreUnavailableAnswer::kTooManyRequests
+                              : StoreUnavailableAnswer::kUnavailable;
   return limits;
+}
+
+std::unique_ptr<LoginRateLimiter> LoginRateLimiterFrom(const Config& config, const Clock& clock) {
+  const Config::RateLimiter& c = config.rate_limiter;
+  if (!c.enabled) return nullptr;
+  if (c.store != "redis") return std::make_unique<LoginRateLimiter>(LoginLimitsFrom(config), clock);
+  RedisLoginCounter::Options options;
+  options.connection.address = c.redis.address;
+  options.connection.password = c.redis.password;
+  options.connection.timeout = std::chrono::milliseconds(c.redis.timeout_ms);
+  options.connection.max_connections = kRedisConnections;
+  options.key_prefix = c.redis.key_prefix;
+  return std::make_unique<LoginRateLimiter>(LoginLimitsFrom(config), clock,
+                                            std::make_unique<RedisLoginCounter>(options));
 }
 
 GrpcServer::GrpcServer(Runtime& runtime)
@@ -65,10 +87,7 @@ GrpcServer::GrpcServer(Runtime& runtime)
       password_change_(*runtime.store, *runtime.hasher, runtime.clock,
                        runtime.config.password.min_length, *audit_),
       identity_(runtime.config.grpc.trusted_peers),
-      limiter_(runtime.config.rate_limiter.enabled
-                   ? std::make_unique<LoginRateLimiter>(LoginLimitsFrom(runtime.config),
-                                                        runtime.clock)
-                   : nullptr),
+      limiter_(LoginRateLimiterFrom(runtime.config, runtime.clock)),
       pool_(HashingWorkers(runtime.config), HashingQueue(runtime.config)),
       service_(PasswordAuthService::Dependencies{*runtime.store, *runtime.keys, tokens_, login_,
                                                  password_change_, pool_, identity_,
@@ -100,6 +119,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Runtime& runtime) 
       {{"address", address}, {"port", server->port_}, {"hashing_workers", server->pool_.threads()},
        {"hashing_queue", server->pool_.queue_capacity()},
        {"rate_limiter", server->limiter_ != nullptr},
+       {"rate_limiter_store", runtime.config.rate_limiter.store},
        {"tls", !runtime.config.grpc.tls.cert_file.empty()}});
   return server;
 }

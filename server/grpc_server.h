@@ -62,6 +62,11 @@ class GrpcServer {
 std::unique_ptr<AuditLog> AuditLogFrom(const Config& config);
 // LoginLimitsFrom translates rate_limiter.*.
 LoginLimits LoginLimitsFrom(const Config& config);
+// LoginRateLimiterFrom builds the limiter of rate_limiter.*: null when disabled; counting in
+// this process (store in_memory) or in rate_limiter.redis_config's Redis (store redis; not
+// contacted here, so a Redis that is down does not stop start-up: logins fail closed until it
+// answers).
+std::unique_ptr<LoginRateLimiter> LoginRateLimiterFrom(const Config& config, const Clock& clock);
 
 }  // namespace passgate::server
 

@@ -124,12 +124,22 @@ grpc::ServerUnaryReactor* PasswordAuthService::Login(grpc::CallbackServerContext
   ClientInfo client = deps_.identity.Resolve(*context);
   if (deps_.limiter != nullptr) {
     // Step 4 of Hanko's order: after validation, before any lookup or hashing.
-    const RateDecision decision = deps_.limiter->Check(request->user_id(), client.ip);
-    context->AddInitialMetadata("x-ratelimit-limit", std::to_string(decision.limit));
-    context->AddInitialMetadata("x-ratelimit-remaining", std::to_string(decision.remaining));
-    context->AddInitialMetadata("x-ratelimit-reset", std::to_string(decision.reset.count()));
-    if (!decision.allowed) {
-      context->AddTrailingMetadata("retry-after", std::to_string(decision.reset.count()));
+    const absl::StatusOr<RateDecision> decision =
+        deps_.limiter->Check(request->user_id(), client.ip);
+    if (!decision.ok()) {
+      // The shared counter could not count the attempt: refuse it (fail closed), without
+      // x-ratelimit-* since no window is known.
+      if (decision.status().code() == absl::StatusCode::kResourceExhausted) {
+        context->AddTrailingMetadata(
+            "retry-after", std::to_string(LoginRateLimiter::kStoreUnavailableRetryAfter.count()));
+      }
+      return FinishNow(context, decision.status());
+    }
+    context->AddInitialMetadata("x-ratelimit-limit", std::to_string(decision->limit));
+    context->AddInitialMetadata("x-ratelimit-remaining", std::to_string(decision->remaining));
+    context->AddInitialMetadata("x-ratelimit-reset", std::to_string(decision->reset.count()));
+    if (!decision->allowed) {
+      context->AddTrailingMetadata("retry-after", std::to_string(decision->reset.count()));
       return FinishNow(context, absl::ResourceExhaustedError("Too Many Requests"));
     }
   }

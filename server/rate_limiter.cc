@@ -2,18 +2,16 @@
 
 #include <algorithm>
 #include <functional>
+#include <string>
 #include <utility>
 
+#include "absl/status/status.h"
+
 namespace passgate::server {
-namespace {
 
-// WholeSecondsUntil rounds up, so a client that waits `reset` seconds finds a new window.
-std::chrono::seconds WholeSecondsUntil(TimePoint end, TimePoint now) {
-  const auto left = std::chrono::ceil<std::chrono::seconds>(end - now);
-  return std::max(left, std::chrono::seconds(1));
+std::chrono::seconds WholeSecondsLeft(std::chrono::nanoseconds left) {
+  return std::max(std::chrono::ceil<std::chrono::seconds>(left), std::chrono::seconds(1));
 }
-
-}  // namespace
 
 MemoryRateLimitStore::MemoryRateLimitStore(std::size_t max_keys, std::size_t shards)
     : max_keys_per_shard_(std::max<std::size_t>(1, max_keys / std::max<std::size_t>(1, shards))) {
@@ -46,7 +44,7 @@ RateDecision MemoryRateLimitStore::Take(std::string_view key, const RateLimit& l
   }
   RateDecision decision;
   decision.limit = limit.tokens;
-  decision.reset = WholeSecondsUntil(window.start + limit.interval, now);
+  decision.reset = WholeSecondsLeft(window.start + limit.interval - now);
   if (window.count >= limit.tokens) {
     decision.allowed = false;
     decision.remaining = 0;
@@ -66,21 +64,43 @@ std::size_t MemoryRateLimitStore::Size() {
   return total;
 }
 
-LoginRateLimiter::LoginRateLimiter(LoginLimits limits, const Clock& clock)
-    : limits_(limits),
-      clock_(clock),
-      per_user_and_ip_(limits.max_keys),
-      per_ip_(limits.max_keys),
-      per_user_(limits.max_keys) {}
+MemoryLoginAttemptCounter::MemoryLoginAttemptCounter(std::size_t max_keys)
+    : per_user_and_ip_(max_keys), per_ip_(max_keys), per_user_(max_keys) {}
 
-RateDecision LoginRateLimiter::Check(std::string_view user_id, std::string_view client_ip) {
-  const TimePoint now = clock_.Now();
+absl::StatusOr<LoginCounts> MemoryLoginAttemptCounter::Count(std::string_view user_id,
+                                                             std::string_view client_ip,
+                                                             const LoginLimits& limits,
+                                                             TimePoint now) {
   std::string key;
   key.reserve(user_id.size() + client_ip.size() + 1);
   key.append(user_id).append("|").append(client_ip);
-  RateDecision decision = per_user_and_ip_.Take(key, limits_.per_user_and_ip, now);
-  for (const RateDecision& other : {per_ip_.Take(client_ip, limits_.per_ip, now),
-                                    per_user_.Take(user_id, limits_.per_user, now)}) {
+  LoginCounts counts;
+  counts.per_user_and_ip = per_user_and_ip_.Take(key, limits.per_user_and_ip, now);
+  counts.per_ip = per_ip_.Take(client_ip, limits.per_ip, now);
+  counts.per_user = per_user_.Take(user_id, limits.per_user, now);
+  return counts;
+}
+
+LoginRateLimiter::LoginRateLimiter(LoginLimits limits, const Clock& clock)
+    : LoginRateLimiter(limits, clock, std::make_unique<MemoryLoginAttemptCounter>(limits.max_keys)) {
+}
+
+LoginRateLimiter::LoginRateLimiter(LoginLimits limits, const Clock& clock,
+                                   std::unique_ptr<LoginAttemptCounter> counter)
+    : limits_(limits), clock_(clock), counter_(std::move(counter)) {}
+
+absl::StatusOr<RateDecision> LoginRateLimiter::Check(std::string_view user_id,
+                                                     std::string_view client_ip) {
+  absl::StatusOr<LoginCounts> counts = counter_->Count(user_id, client_ip, limits_, clock_.Now());
+  if (!counts.ok()) {
+    // The counter logs why (rate-limited); the caller only learns how to refuse.
+    if (limits_.on_unavailable == StoreUnavailableAnswer::kTooManyRequests) {
+      return absl::ResourceExhaustedError("Too Many Requests");
+    }
+    return absl::UnavailableError("Service Unavailable");
+  }
+  RateDecision decision = counts->per_user_and_ip;
+  for (const RateDecision& other : {counts->per_ip, counts->per_user}) {
     if (!other.allowed) {
       if (decision.allowed) decision.reset = other.reset;
       decision.allowed = false;

@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -192,6 +193,27 @@ absl::Status ValidateOptions(const SqliteOptions& options, const char** synchron
   return absl::OkStatus();
 }
 
+// SetWalMode switches the connection to WAL and returns the mode now in place. Converting a
+// new file needs an exclusive lock, and SQLite answers SQLITE_BUSY at once, without its busy
+// handler, while another process (a second replica starting on the same new file) is doing
+// the same: retry for up to busy_timeout_ms.
+std::string SetWalMode(SQLite::Database& db, int busy_timeout_ms) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  for (;;) {
+    try {
+      return db.execAndGet("PRAGMA journal_mode=WAL").getString();
+    } catch (const SQLite::Exception& e) {
+      const int code = e.getErrorCode() & 0xff;
+      if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
+          std::chrono::steady_clock::now() >= deadline) {
+        throw;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+}
+
 // OpenConnection opens the file (creating it and its directories) and sets the per-connection
 // PRAGMAs. It does not touch the schema.
 absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenConnection(const SqliteOptions& options) {
@@ -213,7 +235,7 @@ absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenConnection(const SqliteOpt
         options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, options.busy_timeout_ms);
     // WAL lets readers in other processes run alongside the writer; the mode is persistent but
     // is asked for on every open so that a database created elsewhere is converted too.
-    const std::string journal_mode = db->execAndGet("PRAGMA journal_mode=WAL").getString();
+    const std::string journal_mode = SetWalMode(*db, options.busy_timeout_ms);
     if (absl::AsciiStrToLower(journal_mode) != "wal") {
       return absl::FailedPreconditionError(
           absl::StrCat("sqlite: cannot enable WAL journal mode for ", options.path, " (got ",

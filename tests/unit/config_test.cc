@@ -429,7 +429,40 @@ std::vector<BadConfig> BadConfigs() {
       {"server: {grpc: {trusted_peers: 10.0.0.1}}",
        "server.grpc.trusted_peers: expected a list of strings"},
       // rate limiter
-      {"rate_limiter: {store: redis}", "rate_limiter.store: only in_memory is supported"},
+      {"rate_limiter: {store: memcached}",
+       "rate_limiter.store: must be in_memory or redis, got \"memcached\""},
+      {"rate_limiter: {store: redis}",
+       "rate_limiter.redis_config.address: required when rate_limiter.store is redis"},
+      {"rate_limiter: {store: redis, redis_config: {address: ''}}",
+       "rate_limiter.redis_config.address: required when rate_limiter.store is redis"},
+      {"rate_limiter: {store: redis, redis_config: {address: redis}}",
+       "rate_limiter.redis_config.address: expected host:port or [ipv6]:port, got \"redis\""},
+      {"rate_limiter: {store: redis, redis_config: {address: ':6379'}}",
+       "rate_limiter.redis_config.address: expected host:port"},
+      {"rate_limiter: {store: redis, redis_config: {address: 'redis:0'}}",
+       "rate_limiter.redis_config.address: port must be 1..65535"},
+      {"rate_limiter: {store: redis, redis_config: {address: 'redis:65536'}}",
+       "rate_limiter.redis_config.address: expected host:port"},
+      {"rate_limiter: {store: redis, redis_config: {address: 'redis://redis:6379'}}",
+       "rate_limiter.redis_config.address: expected host:port, not a URL"},
+      {"rate_limiter: {redis_config: {address: [a]}}",
+       "rate_limiter.redis_config.address: expected a string"},
+      {"rate_limiter: {redis_config: {timeout_ms: 0}}",
+       "rate_limiter.redis_config.timeout_ms: must be between 1 and 60000, got 0"},
+      {"rate_limiter: {redis_config: {timeout_ms: 60001}}",
+       "rate_limiter.redis_config.timeout_ms: must be between 1 and 60000, got 60001"},
+      {"rate_limiter: {redis_config: {timeout_ms: 1s}}",
+       "rate_limiter.redis_config.timeout_ms: expected an integer"},
+      {"rate_limiter: {redis_config: {key_prefix: ''}}",
+       "rate_limiter.redis_config.key_prefix: must be 1 to 128 printable ASCII characters"},
+      {"rate_limiter: {redis_config: {key_prefix: 'a b'}}",
+       "rate_limiter.redis_config.key_prefix: must be 1 to 128 printable ASCII characters"},
+      {"rate_limiter: {redis_config: {on_unavailable: allow}}",
+       "rate_limiter.redis_config.on_unavailable: must be unavailable or too_many_requests, got "
+       "\"allow\""},
+      {"rate_limiter: {redis_config: {on_unavailable: 429}}",
+       "rate_limiter.redis_config.on_unavailable: must be unavailable or too_many_requests"},
+      {"rate_limiter: {redis_config: []}", "rate_limiter.redis_config: expected a mapping"},
       {"rate_limiter: {password_limits: {tokens: 0}}", "rate_limiter.password_limits.tokens: "},
       {"rate_limiter: {ip_limits: {interval: 0s}}",
        "rate_limiter.ip_limits.interval: must be at least 1s"},
@@ -507,6 +540,32 @@ TEST(ParseConfigTest, SecretValuesNeverAppearInErrors) {
        MapEnv()},
       {"secrets: {keys: [Sup3rS3cr3t-long-enough-value]}",
        MapEnv({{"PASSGATE_DATABASE_URL", "mysql://u:hunter2-db-password@h/d"}})},
+      // The Redis password, from the file or the environment, next to every Redis error.
+      {"secrets: {keys: [Sup3rS3cr3t-long-enough-value]}\n"
+       "rate_limiter: {store: redis, redis_config: {password: hunter2-db-password}}",
+       MapEnv()},
+      {"secrets: {keys: [Sup3rS3cr3t-long-enough-value]}\n"
+       "rate_limiter: {store: redis, redis_config: {address: 'redis:1', password: "
+       "hunter2-db-password, timeout_ms: 0}}",
+       MapEnv()},
+      {"secrets: {keys: [Sup3rS3cr3t-long-enough-value]}\n"
+       "rate_limiter: {store: redis, redis_config: {password: [hunter2-db-password]}}",
+       MapEnv()},
+      {"secrets: {keys: [Sup3rS3cr3t-long-enough-value]}\n"
+       "rate_limiter: {store: redis, redis_config: {password: {hunter2-db-password: x}}}",
+       MapEnv()},
+      {"secrets: {keys: [Sup3rS3cr3t-long-enough-value]}\n"
+       "rate_limiter: {store: redis, redis_config: {address: "
+       "'redis://:hunter2-db-password@redis:6379'}}",
+       MapEnv()},
+      {"secrets: {keys: [Sup3rS3cr3t-long-enough-value]}\n"
+       "rate_limiter: {store: redis, redis_config: {address: ':hunter2-db-password@redis:1'}}",
+       MapEnv()},
+      {"secrets: {keys: [Sup3rS3cr3t-long-enough-value]}\n"
+       "rate_limiter: {store: redis, redis_config: {on_unavailable: nope}}",
+       MapEnv({{"PASSGATE_REDIS_PASSWORD", "hunter2-db-password"}})},
+      {"secrets: {keys: [Sup3rS3cr3t-long-enough-value]}\nrate_limiter: {store: redis}",
+       MapEnv({{"PASSGATE_REDIS_PASSWORD", "hunter2-db-password"}})},
   };
   for (const auto& [yaml, env] : cases) {
     const absl::StatusOr<Config> config = ParseConfig(yaml, env);
@@ -542,6 +601,55 @@ TEST(ParseConfigTest, AcceptedAddresses) {
         std::string(kSecretsBlock) + "server: {grpc: {address: '" + address + "'}}\n", MapEnv());
     ASSERT_TRUE(config.ok()) << address << ": " << config.status();
     EXPECT_EQ(config->grpc.address, address);
+  }
+}
+
+TEST(ParseConfigTest, RedisRateLimiterDefaults) {
+  const absl::StatusOr<Config> config = ParseConfig(kSecretsBlock, MapEnv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Config::RateLimiter& c = config->rate_limiter;
+  EXPECT_EQ(c.store, "in_memory");
+  EXPECT_EQ(c.redis.address, "");
+  EXPECT_EQ(c.redis.password, "");
+  EXPECT_EQ(c.redis.timeout_ms, 250);
+  EXPECT_EQ(c.redis.key_prefix, "passgate:ratelimit:");
+  EXPECT_EQ(c.redis.on_unavailable, "unavailable");
+}
+
+TEST(ParseConfigTest, RedisRateLimiterWithEveryKeySet) {
+  const absl::StatusOr<Config> config =
+      ParseConfig(std::string(kSecretsBlock) +
+                      "rate_limiter:\n"
+                      "  store: redis\n"
+                      "  redis_config:\n"
+                      "    address: redis.internal:6380\n"
+                      "    password: from-the-file\n"
+                      "    timeout_ms: 60000\n"
+                      "    key_prefix: 'acme:login:'\n"
+                      "    on_unavailable: too_many_requests\n",
+                  MapEnv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Config::RateLimiter& c = config->rate_limiter;
+  EXPECT_EQ(c.store, "redis");
+  EXPECT_EQ(c.redis.address, "redis.internal:6380");
+  EXPECT_EQ(c.redis.password, "from-the-file");
+  EXPECT_EQ(c.redis.timeout_ms, 60000);
+  EXPECT_EQ(c.redis.key_prefix, "acme:login:");
+  EXPECT_EQ(c.redis.on_unavailable, "too_many_requests");
+  EXPECT_THAT(config->ignored_keys, IsEmpty());
+}
+
+TEST(ParseConfigTest, RedisAcceptedValues) {
+  for (const char* section : {
+           "{store: redis, redis_config: {address: '127.0.0.1:6379'}}",
+           "{store: redis, redis_config: {address: '[::1]:6379', timeout_ms: 1}}",
+           "{store: redis, redis_config: {address: 'redis:65535', on_unavailable: unavailable}}",
+           "{store: in_memory, redis_config: {on_unavailable: too_many_requests}}",
+           "{store: in_memory}",
+       }) {
+    const absl::StatusOr<Config> config = ParseConfig(
+        std::string(kSecretsBlock) + "rate_limiter: " + section + "\n", MapEnv());
+    EXPECT_TRUE(config.ok()) << section << ": " << config.status();
   }
 }
 
@@ -648,6 +756,28 @@ TEST(EnvironmentTest, DatabaseUrlOverridesTheFileBeforeValidation) {
                   MapEnv({{"PASSGATE_DATABASE_URL", "sqlite:///srv/passgate.db"}}));
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->database.url, "sqlite:///srv/passgate.db");
+}
+
+TEST(EnvironmentTest, RedisPasswordOverridesTheFile) {
+  const std::string yaml = std::string(kSecretsBlock) +
+                           "rate_limiter: {store: redis, redis_config: {address: 'redis:6379', "
+                           "password: from-the-file}}\n";
+  const absl::StatusOr<Config> overridden =
+      ParseConfig(yaml, MapEnv({{"PASSGATE_REDIS_PASSWORD", "from-the-environment"}}));
+  ASSERT_TRUE(overridden.ok()) << overridden.status();
+  EXPECT_EQ(overridden->rate_limiter.redis.password, "from-the-environment");
+
+  const absl::StatusOr<Config> empty_env =
+      ParseConfig(yaml, MapEnv({{"PASSGATE_REDIS_PASSWORD", ""}}));
+  ASSERT_TRUE(empty_env.ok()) << empty_env.status();
+  EXPECT_EQ(empty_env->rate_limiter.redis.password, "from-the-file");
+
+  const absl::StatusOr<Config> env_only = ParseConfig(
+      std::string(kSecretsBlock) +
+          "rate_limiter: {store: redis, redis_config: {address: 'redis:6379'}}\n",
+      MapEnv({{"PASSGATE_REDIS_PASSWORD", "from-the-environment"}}));
+  ASSERT_TRUE(env_only.ok()) << env_only.status();
+  EXPECT_EQ(env_only->rate_limiter.redis.password, "from-the-environment");
 }
 
 TEST(EnvironmentTest, ProcessEnvReadsTheRealEnvironment) {
