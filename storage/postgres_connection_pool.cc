@@ -113,6 +113,9 @@ absl::StatusOr<PGconn*> PostgresConnectionPool::Connect() {
     PQfinish(conn);
     return status;
   }
+  // libpq prints NOTICEs (e.g. "relation already exists, skipping") to stderr, which is the
+  // server's JSON log: drop them; errors arrive as results.
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
   for (const PreparedStatement& statement : statements_) {
     PgResult result(PQprepare(conn, statement.name, statement.sql,
                               static_cast<int>(statement.parameter_types.size()),

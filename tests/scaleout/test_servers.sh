@@ -34,11 +34,12 @@ free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# pg_start BIN DATA PORT. fsync=off: the tests kill PostgreSQL, never the machine, so WAL
-# written to the OS survives; synchronous_commit stays on, so an acknowledged commit is in it.
+# pg_start BIN DATA PORT. fsync=off by default: the tests kill PostgreSQL, never the machine,
+# so WAL written to the OS survives; synchronous_commit stays on, so an acknowledged commit is
+# in it. The bench sets PASSGATE_TEST_POSTGRES_FSYNC=on to measure what production pays.
 pg_start() {
   as_postgres "$1/pg_ctl" -D "$2/data" -w -t 60 -l "$2/log" start \
-    -o "-p $3 -k $2 -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+    -o "-p $3 -k $2 -c listen_addresses=127.0.0.1 -c fsync=${PASSGATE_TEST_POSTGRES_FSYNC:-off} -c max_connections=200" \
     >/dev/null 2>&1
 }
 

@@ -174,6 +174,26 @@ TEST_F(BenchReportTest, Es256ComparisonIsShownWithoutAVerdict) {
                               "the target) | 0.980 |  |  |  |  |  |"));
 }
 
+TEST_F(BenchReportTest, StoreCostRowsShowEachBackendMeasured) {
+  records_["store.sqlite"] = {{"backend", "sqlite"},       {"login_mean_us", 800.0},
+                              {"login_p50_us", 390.0},     {"login_p99_us", 8890.0},
+                              {"validate_p50_us", 4.2},    {"validate_p99_us", 11.0}};
+  records_["store.postgres"] = {{"backend", "postgres"},   {"login_mean_us", 456.0},
+                                {"login_p50_us", 1390.0},  {"login_p99_us", 3180.0},
+                                {"validate_p50_us", 41.0}, {"validate_p99_us", 130.0}};
+  const auto [text, errors] = Render();
+  EXPECT_EQ(errors, 0) << text;
+  EXPECT_THAT(text, HasSubstr("| sqlite: store work of one login | 800 µs mean | 0.39 | 8.89 |"));
+  EXPECT_THAT(text, HasSubstr("| postgres: store work of one login | 456 µs mean | 1.39 | 3.18 |"));
+  EXPECT_THAT(text,
+              HasSubstr("| postgres: store work of one ValidateSession | 41.0 µs p50, 130 µs p99 |"));
+}
+
+TEST_F(BenchReportTest, WithoutStoreRowsThereIsNoStoreSection) {
+  const auto [text, errors] = Render();
+  EXPECT_THAT(text, Not(HasSubstr("Store cost")));
+}
+
 TEST_F(BenchReportTest, UnreadableResultsAreNotFound) {
   std::ostringstream text;
   const absl::StatusOr<int> errors = WriteReport(

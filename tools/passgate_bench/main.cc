@@ -18,6 +18,7 @@
 #include "tools/passgate_bench/hasher_rate.h"
 #include "tools/passgate_bench/http_burst.h"
 #include "tools/passgate_bench/report.h"
+#include "tools/passgate_bench/store_cost.h"
 #include "tools/passgate_bench/token_cost.h"
 #include "tools/passgate_bench/wrk_run.h"
 
@@ -162,6 +163,16 @@ int Main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   add_label(token_command);
 
+  StoreCostOptions store;
+  double store_seconds = 2;
+  CLI::App* store_command = app.add_subcommand(
+      "store", "Wall time of the store work of one login and of one ValidateSession");
+  store_command->add_option("--url", store.url, "database.url of a scratch database")->required();
+  store_command->add_option("--seconds", store_seconds, "Per operation")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  add_label(store_command);
+
   ReportOptions report;
   CLI::App* report_command =
       app.add_subcommand("report", "Print the table from the phases' JSON lines");
@@ -174,6 +185,10 @@ int Main(int argc, char** argv) {
   if (*hasher_command) {
     hasher.duration = Millis(hasher_seconds);
     return Emit(label, MeasureHasherRate(hasher));
+  }
+  if (*store_command) {
+    store.duration = Millis(store_seconds);
+    return Emit(label, MeasureStoreCost(store));
   }
   if (*token_command) {
     token.algorithm = *server::ParseKeyAlgorithm(token_algorithm);  // checked by IsMember

@@ -450,6 +450,25 @@ absl::StatusOr<int> WriteReport(const ReportOptions& options, std::ostream& out)
                "", "", "", "", "");
   }
 
+  bool store_heading = false;
+  for (const auto& [label, record] : records) {
+    if (!label.starts_with(label::kStorePrefix)) continue;
+    if (!store_heading) {
+      report.Heading("Store cost (one thread, wall time; login = FindUser + FindPassword + "
+                     "durable CreateSession, validation = FindSession)");
+      store_heading = true;
+    }
+    const std::string backend = record.value("backend", "?");
+    report.Row(absl::StrCat(backend, ": store work of one login"),
+               absl::StrCat(Number(record.value("login_mean_us", 0.0)), " µs mean"),
+               absl::StrCat(Number(record.value("login_p50_us", 0.0) / 1000.0)),
+               absl::StrCat(Number(record.value("login_p99_us", 0.0) / 1000.0)), "", "", "");
+    report.Row(absl::StrCat(backend, ": store work of one ValidateSession"),
+               absl::StrCat(Number(record.value("validate_p50_us", 0.0)), " µs p50, ",
+                            Number(record.value("validate_p99_us", 0.0)), " µs p99"),
+               "", "", "", "", "");
+  }
+
   report.Heading("Memory");
   if (const json* burst = report.Find(label::kBurst)) {
     std::vector<std::string> parts;

@@ -26,6 +26,8 @@ inline constexpr char kGrpcValidate[] = "grpc.validate";
 inline constexpr char kBurst[] = "burst";
 // Token rows: "token.<algorithm>" (RS256 is the default, the others for comparison).
 inline constexpr char kTokenPrefix[] = "token.";
+// Store rows: "store.<backend>" (sqlite, postgres): the store work of a login / validation.
+inline constexpr char kStorePrefix[] = "store.";
 // Sweep rows: "sweep.grpc.<concurrency>" and "sweep.rest.<concurrency>".
 inline constexpr char kSweepPrefix[] = "sweep.";
 }  // namespace label
