@@ -2,6 +2,7 @@
 // keys from an empty database, tokens and revocations across replicas, one session limit,
 // key rotation without restarts, and a PostgreSQL outage answered with UNAVAILABLE/503 and
 // recovered from without a restart. (The shared Redis rate limit has its own test.)
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <set>
@@ -217,6 +218,41 @@ TEST_F(ReplicasTest, PostgresOutageAnswersUnavailableAndServiceResumesByItself) 
   // Nothing acknowledged before the crash was lost: the session still validates on both.
   EXPECT_TRUE(IsValidOn(*stub_a_, before.session_token()));
   EXPECT_TRUE(IsValidOn(*stub_b_, before.session_token()));
+}
+
+TEST(PostgresCliTest, OperatorCommandsWorkOnPostgres) {
+  ScratchPostgresDatabase database;
+  TempDir dir;
+  TestConfigExtras extras;
+  extras.database_url = database.url();
+  const std::string config = WriteTestConfig(dir, extras);
+  for (int run = 0; run < 2; ++run) {  // idempotent
+    const CommandResult migrated = RunPassgate({"migrate", "--config", config});
+    ASSERT_EQ(migrated.exit_code, 0) << migrated.err;
+    EXPECT_EQ(migrated.out, "postgres database at schema version 1\n");
+  }
+  const CommandResult created = RunPassgate(
+      {"user", "create", "--email", "ops@example.com", "--password-stdin", "--config", config},
+      "correct horse battery\n");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string id = created.out.substr(0, 36);
+  const CommandResult issued = RunPassgate({"session", "issue", id, "--config", config});
+  ASSERT_EQ(issued.exit_code, 0) << issued.err;
+  const CommandResult listed = RunPassgate({"session", "list", id, "--config", config});
+  EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '\n'), 1) << listed.out;
+  const CommandResult keys = RunPassgate({"jwk", "list", "--config", config});
+  EXPECT_EQ(std::count(keys.out.begin(), keys.out.end(), '\n'), 2) << keys.out;
+  const CommandResult exported = RunPassgate({"user", "export", "--config", config});
+  EXPECT_NE(exported.out.find("ops@example.com"), std::string::npos) << exported.out;
+  // A bad URL names the key and never echoes the password.
+  TempDir bad_dir;
+  TestConfigExtras bad;
+  bad.database_url = "postgres://passgate:hunter2-secret@127.0.0.1:1/x";
+  const CommandResult refused =
+      RunPassgate({"migrate", "--config", WriteTestConfig(bad_dir, bad)});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("postgres"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find("hunter2"), std::string::npos) << refused.err;
 }
 
 }  // namespace
