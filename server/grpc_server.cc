@@ -14,6 +14,12 @@
 namespace passgate::server {
 namespace {
 
+// Login threads beyond the hashing workers: while a login commits its session to the store,
+// an overlap thread hashes the next one; hashes stay limited to the workers (HashingSlots).
+// Measured with PostgreSQL on 2 cores (docs/benchmarks.md): workers alone left ~18 % of the
+// CPU idle, waiting on the durable commit.
+constexpr int kOverlapThreads = 2;
+
 // Requests are a UUID, a password and a token: 64 KiB is far above any honest one.
 constexpr int kMaxRequestBytes = 64 * 1024;
 
@@ -88,9 +94,10 @@ GrpcServer::GrpcServer(Runtime& runtime)
                        runtime.config.password.min_length, *audit_),
       identity_(runtime.config.grpc.trusted_peers),
       limiter_(LoginRateLimiterFrom(runtime.config, runtime.clock)),
-      pool_(HashingWorkers(runtime.config), HashingQueue(runtime.config)),
+      hashing_slots_(HashingWorkers(runtime.config)),
+      pool_(HashingWorkers(runtime.config), HashingQueue(runtime.config), kOverlapThreads),
       service_(PasswordAuthService::Dependencies{*runtime.store, *runtime.keys, tokens_, login_,
-                                                 password_change_, pool_, identity_,
+                                                 password_change_, pool_, hashing_slots_, identity_,
                                                  runtime.config.password.enabled,
                                                  limiter_.get()}) {}
 

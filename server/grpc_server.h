@@ -9,6 +9,7 @@
 #include "server/login_flow.h"
 #include "server/password_auth_service.h"
 #include "server/password_change.h"
+#include "server/hashing_slots.h"
 #include "server/runtime.h"
 #include "server/session_tokens.h"
 #include "server/worker_pool.h"
@@ -51,6 +52,7 @@ class GrpcServer {
   PasswordChange password_change_;
   ClientIdentity identity_;
   std::unique_ptr<LoginRateLimiter> limiter_;  // null when rate_limiter.enabled is false
+  HashingSlots hashing_slots_;  // password.hashing.workers
   WorkerPool pool_;
   PasswordAuthService service_;
   std::unique_ptr<grpc::Server> server_;

@@ -28,6 +28,14 @@ absl::Status LoginFlow::CheckRequest(std::string_view user_id, std::string_view 
 absl::StatusOr<IssuedSession> LoginFlow::Authenticate(std::string_view user_id,
                                                       std::string_view password,
                                                       const ClientInfo& client) const {
+  absl::StatusOr<storage::User> user = Verify(user_id, password, client);
+  if (!user.ok()) return user.status();
+  return Issue(*user, client);
+}
+
+absl::StatusOr<storage::User> LoginFlow::Verify(std::string_view user_id,
+                                                std::string_view password,
+                                                const ClientInfo& client) const {
   const absl::Status unauthorized = absl::UnauthenticatedError("Unauthorized");
 
   absl::StatusOr<std::optional<storage::User>> user = store_.FindUser(user_id);
@@ -54,11 +62,15 @@ absl::StatusOr<IssuedSession> LoginFlow::Authenticate(std::string_view user_id,
   if (!hasher_.Verify(password, stored_hash)) return failed("hash mismatch");
 
   if (hasher_.NeedsRehash(stored_hash)) UpgradeHash(user_id, stored_hash, password);
+  return **std::move(user);
+}
 
-  absl::StatusOr<IssuedSession> session = tokens_.Issue(**user, client);
+absl::StatusOr<IssuedSession> LoginFlow::Issue(const storage::User& user,
+                                               const ClientInfo& client) const {
+  absl::StatusOr<IssuedSession> session = tokens_.Issue(user, client);
   if (!session.ok()) return ServerError("issuing session failed", session.status());
-  const storage::Email* email = (*user)->PrimaryEmail();
-  audit_.Record({"password_login_succeeded", "", client, std::string(user_id),
+  const storage::Email* email = user.PrimaryEmail();
+  audit_.Record({"password_login_succeeded", "", client, user.id,
                  email != nullptr ? email->address : ""});
   return session;
 }

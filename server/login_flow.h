@@ -28,12 +28,21 @@ class LoginFlow {
   // user alike (so the limit cannot reveal who exists). kInvalidArgument with Hanko's text.
   static absl::Status CheckRequest(std::string_view user_id, std::string_view password);
 
-  // Authenticate runs steps 5 to 8 on a request that passed CheckRequest: look up the user
-  // and credential, verify, upgrade an outdated hash to Argon2id, issue the session.
-  // kUnauthenticated "Unauthorized" or kInternal "Internal Server Error". Blocks for one or
-  // two password hashes: call it on a hashing worker.
+  // Authenticate runs steps 5 to 8 on a request that passed CheckRequest: Verify, then
+  // Issue. Blocks for one or two password hashes: call it on a hashing worker.
   absl::StatusOr<IssuedSession> Authenticate(std::string_view user_id, std::string_view password,
                                              const ClientInfo& client) const;
+
+  // Verify runs steps 5 to 7: look up the user and credential, verify (a dummy verification
+  // when there is nothing to verify), upgrade an outdated hash to Argon2id. Returns the user
+  // whose password matched; kUnauthenticated "Unauthorized" (audited), or ServerError's
+  // kInternal/kUnavailable. The part that hashes: run it holding a hashing slot.
+  absl::StatusOr<storage::User> Verify(std::string_view user_id, std::string_view password,
+                                       const ClientInfo& client) const;
+
+  // Issue runs step 8 for a user Verify accepted: stores the session (durably) and signs its
+  // token, then audits the login. No hashing: it needs no hashing slot.
+  absl::StatusOr<IssuedSession> Issue(const storage::User& user, const ClientInfo& client) const;
 
  private:
   void UpgradeHash(std::string_view user_id, std::string_view old_hash,

@@ -37,22 +37,25 @@ bool Expired(grpc::CallbackServerContext* context, grpc::Status* why) {
   return false;
 }
 
-// RunHashing runs `work` on the pool and finishes the call with its status; refuses with
-// RESOURCE_EXHAUSTED when the pool is full.
+// RunHashing runs `work` on the pool holding a hashing slot (which `work` may give back once
+// it has hashed) and finishes the call with its status; refuses with RESOURCE_EXHAUSTED when
+// the pool is full.
 template <typename Work>
-grpc::ServerUnaryReactor* RunHashing(WorkerPool& pool, grpc::CallbackServerContext* context,
-                                     Work work) {
+grpc::ServerUnaryReactor* RunHashing(WorkerPool& pool, HashingSlots& slots,
+                                     grpc::CallbackServerContext* context, Work work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The answer is sent from `then`, after the hash's pool slot is free again (see TrySubmit).
   auto answer = std::make_shared<grpc::Status>();
   const bool accepted = pool.TrySubmit(
-      [context, answer, work = std::move(work)]() mutable {
+      [context, answer, &slots, work = std::move(work)]() mutable {
+        HashingSlots::Permit permit(slots);
+        // Checked once the slot is ours: a call that expired while it waited is not hashed.
         if (Expired(context, answer.get())) {
           Log(LogLevel::kInfo, "call ended before hashing; skipped",
               {{"reason", answer->error_message()}});
           return;
         }
-        *answer = ToGrpcStatus(work());
+        *answer = ToGrpcStatus(work(permit));
       },
       [reactor, answer] { reactor->Finish(*answer); });
   if (!accepted) {
@@ -143,10 +146,15 @@ grpc::ServerUnaryReactor* PasswordAuthService::Login(grpc::CallbackServerContext
       return FinishNow(context, absl::ResourceExhaustedError("Too Many Requests"));
     }
   }
-  return RunHashing(deps_.hashing_pool, context,
-                    [this, request, response, client = std::move(client)]() -> absl::Status {
-                      absl::StatusOr<IssuedSession> session = deps_.login.Authenticate(
-                          request->user_id(), request->password(), client);
+  return RunHashing(deps_.hashing_pool, deps_.hashing_slots, context,
+                    [this, request, response, client = std::move(client)](
+                        HashingSlots::Permit& permit) -> absl::Status {
+                      absl::StatusOr<storage::User> user =
+                          deps_.login.Verify(request->user_id(), request->password(), client);
+                      // Hashed: another login may hash while this one commits its session.
+                      permit.Release();
+                      if (!user.ok()) return user.status();
+                      absl::StatusOr<IssuedSession> session = deps_.login.Issue(*user, client);
                       if (!session.ok()) return session.status();
                       response->set_session_token(session->token);
                       response->set_expires_in_seconds(
@@ -171,9 +179,9 @@ grpc::ServerUnaryReactor* PasswordAuthService::SetPassword(
     return FinishNow(context, checked);
   }
   ClientInfo client = deps_.identity.Resolve(*context);
-  return RunHashing(deps_.hashing_pool, context,
+  return RunHashing(deps_.hashing_pool, deps_.hashing_slots, context,
                     [this, request, response, caller = *std::move(caller),
-                     client = std::move(client)]() -> absl::Status {
+                     client = std::move(client)](HashingSlots::Permit&) -> absl::Status {
                       absl::StatusOr<bool> created = deps_.password_change.Apply(
                           caller, request->user_id(), request->password(), client);
                       if (!created.ok()) return created.status();

@@ -6,6 +6,7 @@
 #include "passgate/v1/password_auth.grpc.pb.h"
 #include "server/client_identity.h"
 #include "server/key_ring.h"
+#include "server/hashing_slots.h"
 #include "server/login_flow.h"
 #include "server/password_change.h"
 #include "server/rate_limiter.h"
@@ -31,6 +32,9 @@ class PasswordAuthService final : public passgate::v1::PasswordAuth::CallbackSer
     const LoginFlow& login;
     const PasswordChange& password_change;
     WorkerPool& hashing_pool;
+    // At most password.hashing.workers hashes at once; the pool has more threads (see
+    // HashingSlots).
+    HashingSlots& hashing_slots;
     const ClientIdentity& identity;
     // password.enabled: when false, Login and SetPassword answer NOT_FOUND "Not Found",
     // as Hanko's routes do (404).

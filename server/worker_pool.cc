@@ -4,11 +4,11 @@
 
 namespace passgate::server {
 
-WorkerPool::WorkerPool(int threads, int queue_capacity)
+WorkerPool::WorkerPool(int threads, int queue_capacity, int overlap_threads)
     : queue_capacity_(queue_capacity), thread_count_(threads) {
   std::lock_guard<std::mutex> lock(join_mu_);
-  threads_.reserve(static_cast<std::size_t>(threads));
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  threads_.reserve(static_cast<std::size_t>(threads + overlap_threads));
+  for (int i = 0; i < threads + overlap_threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
 WorkerPool::~WorkerPool() { Shutdown(); }

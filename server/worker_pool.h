@@ -18,12 +18,16 @@ namespace passgate::server {
 // TrySubmit refuses at once instead of queueing without bound: each Argon2id verify holds
 // its whole memory cost, so an unbounded queue would turn a flood into an out-of-memory kill.
 //
+// `overlap_threads` adds threads that do not add capacity (tasks accepted at once stay at
+// most threads + queue_capacity): they let a task's I/O (a database round trip) overlap
+// another task's hashing when the hashes themselves are gated (GatedHasher).
+//
 //   WorkerPool pool(4, 8);
 //   if (!pool.TrySubmit([&] { Verify(...); })) return ResourceExhausted();
 class WorkerPool {
  public:
-  // REQUIRES: threads >= 1, queue_capacity >= 0.
-  WorkerPool(int threads, int queue_capacity);
+  // REQUIRES: threads >= 1, queue_capacity >= 0, overlap_threads >= 0.
+  WorkerPool(int threads, int queue_capacity, int overlap_threads = 0);
   // The destructor runs every task already accepted, then joins the threads.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
@@ -40,7 +44,7 @@ class WorkerPool {
   // Idempotent.
   void Shutdown();
 
-  int threads() const { return thread_count_; }
+  int threads() const { return thread_count_; }  // without the overlap threads
   int queue_capacity() const { return queue_capacity_; }
 
  private:

@@ -1,8 +1,12 @@
 #include "server/worker_pool.h"
 
+#include "server/hashing_slots.h"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <vector>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -224,6 +228,54 @@ TEST_F(WorkerPoolTest, CapacityCountsOnlyWaitingTasks) {
   release_.Open();
   pool.Shutdown();
   EXPECT_EQ(ran_.load(), 1);
+}
+
+TEST_F(WorkerPoolTest, OverlapThreadsRunTasksAtOnceWithoutAddingCapacity) {
+  // One worker, room for two waiting tasks, two overlap threads: the three accepted tasks all
+  // run at once (in passgate they would wait on the store or a hashing slot), and a fourth
+  // is refused, as it would be without overlap threads.
+  WorkerPool pool(1, 2, /*overlap_threads=*/2);
+  EXPECT_EQ(pool.threads(), 1);
+  Gate all_started;
+  std::atomic<int> running{0};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(pool.TrySubmit([&] {
+      if (running.fetch_add(1) + 1 == 3) all_started.Open();
+      release_.Wait();
+    })) << i;
+  }
+  EXPECT_TRUE(all_started.WaitWithBound()) << "the overlap threads ran tasks at once";
+  EXPECT_FALSE(pool.TrySubmit([this] { ++ran_; })) << "capacity is still 1 worker + 2 queued";
+  release_.Open();
+  pool.Shutdown();
+  EXPECT_EQ(ran_.load(), 0);
+}
+
+TEST(HashingSlotsTest, AtMostTheSlotsAreHeldAndWaitersGetThemInArrivalOrder) {
+  HashingSlots slots(2);
+  std::optional<HashingSlots::Permit> first(std::in_place, slots);
+  std::optional<HashingSlots::Permit> second(std::in_place, slots);
+  std::mutex mu;
+  std::vector<int> order;
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 3; ++i) {
+    // Start the waiters one after the other, each in line before the next starts.
+    waiters.emplace_back([&, i] {
+      HashingSlots::Permit permit(slots);
+      std::lock_guard<std::mutex> lock(mu);
+      order.push_back(i);
+    });
+    while (slots.Waiting() != i + 1) std::this_thread::yield();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_TRUE(order.empty()) << "both slots are held: nobody may pass";
+  }
+  first->Release();
+  first->Release();  // idempotent: gives back one slot only
+  second.reset();
+  for (std::thread& waiter : waiters) waiter.join();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
 }
 
 }  // namespace
