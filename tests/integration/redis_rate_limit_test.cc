@@ -125,8 +125,8 @@ TEST_F(RedisDownTooManyRequestsTest, LoginsFailClosedWith429AndRetryAfterOne) {
   ExpectWarningLogged();
 }
 
-// Two replicas, one SQLite file and one Redis (the test_servers fixture's, which needs a
-// password: one replica reads it from the file, the other from PASSGATE_REDIS_PASSWORD).
+// Two replicas on one PostgreSQL database and one Redis (the test_servers fixture's; its
+// password comes from PASSGATE_REDIS_PASSWORD): the scale-out deployment.
 TEST(RedisReplicasTest, AlternatingWrongLoginsOnTwoReplicasCountDownOneLimit) {
   const TestServers& redis = SharedTestServers();
   TempDir dir;
@@ -141,7 +141,9 @@ TEST(RedisReplicasTest, AlternatingWrongLoginsOnTwoReplicasCountDownOneLimit) {
       "    timeout_ms: 5000\n"
       "    key_prefix: '" +
       UniquePrefix() + "'\n";
+  ScratchPostgresDatabase database;
   TestConfigExtras extras;
+  extras.database_url = database.url();
   extras.extra_sections = section;
   const std::string config = WriteTestConfig(dir, extras);
   const CommandResult imported = RunPassgate(
