@@ -256,26 +256,41 @@ TEST(HashingSlotsTest, AtMostTheSlotsAreHeldAndWaitersGetThemInArrivalOrder) {
   std::optional<HashingSlots::Permit> first(std::in_place, slots);
   std::optional<HashingSlots::Permit> second(std::in_place, slots);
   std::mutex mu;
-  std::vector<int> order;
+  std::vector<int> order;  // who holds a slot, in the order they got it
+  Gate finish;             // waiters keep their slot until then
   std::vector<std::thread> waiters;
   for (int i = 0; i < 3; ++i) {
     // Start the waiters one after the other, each in line before the next starts.
     waiters.emplace_back([&, i] {
       HashingSlots::Permit permit(slots);
-      std::lock_guard<std::mutex> lock(mu);
-      order.push_back(i);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        order.push_back(i);
+      }
+      finish.Wait();
     });
     while (slots.Waiting() != i + 1) std::this_thread::yield();
   }
-  {
+  const auto holders = [&] {
     std::lock_guard<std::mutex> lock(mu);
-    EXPECT_TRUE(order.empty()) << "both slots are held: nobody may pass";
-  }
+    return order;
+  };
+  const auto wait_for_holders = [&](std::size_t n) {
+    while (holders().size() < n) std::this_thread::yield();
+  };
+  EXPECT_TRUE(holders().empty()) << "both slots are held: nobody may pass";
   first->Release();
   first->Release();  // idempotent: gives back one slot only
+  wait_for_holders(1);
+  EXPECT_EQ(slots.Waiting(), 2);
+  EXPECT_EQ(holders(), (std::vector<int>{0}));
   second.reset();
+  wait_for_holders(2);
+  EXPECT_EQ(holders(), (std::vector<int>{0, 1}));
+  EXPECT_EQ(slots.Waiting(), 1) << "no third slot appeared";
+  finish.Open();
   for (std::thread& waiter : waiters) waiter.join();
-  EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(holders(), (std::vector<int>{0, 1, 2}));
 }
 
 }  // namespace
