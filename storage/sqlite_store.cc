@@ -523,25 +523,15 @@ class SqliteStore final : public Store {
   }
 
   absl::Status AddKey(const StoredKey& key) override {
-    if (key.ciphertext.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
-      return absl::InvalidArgumentError("AddKey: ciphertext too large");
-    }
+    if (absl::Status fits = CheckKeySize(key); !fits.ok()) return fits;
     return Guarded("AddKey", [&]() -> absl::Status {
-      ScopedStatement insert(insert_key_);
-      BindText(insert, 1, key.id);
-      BindText(insert, 2, key.algorithm);
-      insert->bind(3, key.ciphertext.data(), static_cast<int>(key.ciphertext.size()));
-      insert->bind(4, ToMicros(key.created_at));
-      insert->bind(5, ToMicros(key.activates_at));
-      insert->exec();
+      InsertKey(key);
       return absl::OkStatus();
     });
   }
 
   absl::StatusOr<bool> AddKeyIfFewer(const StoredKey& key, std::size_t count) override {
-    if (key.ciphertext.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
-      return absl::InvalidArgumentError("AddKeyIfFewer: ciphertext too large");
-    }
+    if (absl::Status fits = CheckKeySize(key); !fits.ok()) return fits;
     return Guarded("AddKeyIfFewer", [&]() -> absl::StatusOr<bool> {
       // BEGIN IMMEDIATE takes SQLite's write lock before counting: another process counting
       // at the same time waits (busy_timeout) and then sees this key.
@@ -552,15 +542,7 @@ class SqliteStore final : public Store {
         if (select->executeStep()) stored = select->getColumn(0).getInt64();
       }
       if (static_cast<std::size_t>(stored) >= count) return false;
-      {
-        ScopedStatement insert(insert_key_);
-        BindText(insert, 1, key.id);
-        BindText(insert, 2, key.algorithm);
-        insert->bind(3, key.ciphertext.data(), static_cast<int>(key.ciphertext.size()));
-        insert->bind(4, ToMicros(key.created_at));
-        insert->bind(5, ToMicros(key.activates_at));
-        insert->exec();
-      }
+      InsertKey(key);
       transaction.commit();
       return true;
     });
@@ -638,6 +620,24 @@ class SqliteStore final : public Store {
         select_keys_(*db_,
                      "SELECT id, algorithm, ciphertext, created_at, activates_at FROM jwks "
                      "ORDER BY created_at, seq") {}
+
+  static absl::Status CheckKeySize(const StoredKey& key) {
+    if (key.ciphertext.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+      return absl::InvalidArgumentError("AddKey: ciphertext too large");
+    }
+    return absl::OkStatus();
+  }
+
+  // InsertKey runs the key's INSERT. REQUIRES: mu_ held (inside Guarded); CheckKeySize passed.
+  void InsertKey(const StoredKey& key) {
+    ScopedStatement insert(insert_key_);
+    BindText(insert, 1, key.id);
+    BindText(insert, 2, key.algorithm);
+    insert->bind(3, key.ciphertext.data(), static_cast<int>(key.ciphertext.size()));
+    insert->bind(4, ToMicros(key.created_at));
+    insert->bind(5, ToMicros(key.activates_at));
+    insert->exec();
+  }
 
   // Guarded runs `fn` under the connection lock and turns any exception into a Status, so none
   // escapes the Store API. RAII transactions roll back while the exception unwinds.

@@ -22,18 +22,6 @@ using ::testing::Not;
 
 constexpr char kRedisPassword[] = "redis-pw-must-never-be-logged-7c1e";
 
-// ClosedPort is a loopback port that nothing listens on (bound, then released).
-int ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 std::string UniquePrefix() {
   std::random_device device;
@@ -75,7 +63,7 @@ class RedisDownTest : public PassgateServerTest {
     EXPECT_THAT(log, Not(HasSubstr(kRedisPassword)));
   }
 
-  const std::string redis_address_ = "127.0.0.1:" + std::to_string(ClosedPort());
+  const std::string redis_address_ = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
 };
 
 TEST_F(RedisDownTest, LoginsFailClosedWith503AndTheServiceKeepsRunning) {

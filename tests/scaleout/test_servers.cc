@@ -1,6 +1,8 @@
 #include "tests/scaleout/test_servers.h"
 
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,6 +122,18 @@ PrivatePostgres::~PrivatePostgres() {
 void PrivatePostgres::Kill() { RunScript("postgres-kill", dir_); }
 
 void PrivatePostgres::Restart() { RunScript("postgres-restart", dir_); }
+
+int FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
 
 void RunAdminSql(const std::string& sql) {
   PGconn* conn = PQconnectdb(SharedTestServers().postgres_url.c_str());

@@ -61,6 +61,10 @@ class PrivatePostgres {
   std::string url_;
 };
 
+// FreeLoopbackPort returns a loopback TCP port nothing listens on (bound, then released: a
+// server the test starts next can take it; a client that connects to it is refused).
+int FreeLoopbackPort();
+
 // RunAdminSql runs `sql` on the shared server's admin database; fails the test on error.
 void RunAdminSql(const std::string& sql);
 

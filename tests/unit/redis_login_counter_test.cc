@@ -254,17 +254,6 @@ TEST(RedisLoginCounterTest, WrongPasswordIsAClearErrorWithoutThePassword) {
 
 // --- A private Redis that the test stops and restarts ----------------------------------------
 
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 // PrivateRedis is a redis-server child without password or persistence on `port`.
 class PrivateRedis {
@@ -320,7 +309,7 @@ class PrivateRedis {
 };
 
 TEST(RedisLoginCounterTest, FailsWhileRedisIsDownAndRecoversWhenItIsBack) {
-  PrivateRedis redis(FreePort());
+  PrivateRedis redis(::passgate::testing::FreeLoopbackPort());
   ASSERT_TRUE(redis.Start());
   RedisLoginCounter::Options options;
   options.connection.address = redis.address();
@@ -353,7 +342,7 @@ TEST(RedisLoginCounterTest, FailsWhileRedisIsDownAndRecoversWhenItIsBack) {
 }
 
 TEST(RedisLoginCounterTest, ClosedPortIsUnavailableNamingTheAddress) {
-  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  const std::string address = "127.0.0.1:" + std::to_string(::passgate::testing::FreeLoopbackPort());
   RedisLoginCounter::Options options;
   options.connection.address = address;  // default timeout, 250 ms
   options.key_prefix = UniquePrefix();
