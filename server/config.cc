@@ -255,6 +255,7 @@ std::vector<Field> RootFields(Config& c, FileExtras& extras, std::vector<std::st
                             {"max_connections", Int(&c.database.max_connections, 0, 1000)},
                             {"pool_timeout", Duration(&c.database.pool_timeout)},
                             {"connect_timeout", Duration(&c.database.connect_timeout)},
+                            {"query_timeout", Duration(&c.database.query_timeout)},
                             {"dialect",
                              [](const YAML::Node& node, const std::string& key) {
                                // Hanko's key; the URL's scheme is what selects the store.
@@ -599,6 +600,9 @@ absl::Status Validate(Config& c) {
   }
   if (c.database.pool_timeout < std::chrono::seconds(1)) {
     return KeyError("database.pool_timeout", "must be at least 1s");
+  }
+  if (c.database.query_timeout < std::chrono::seconds(1)) {
+    return KeyError("database.query_timeout", "must be at least 1s");
   }
   if (c.database.connect_timeout < std::chrono::seconds(2)) {
     return KeyError("database.connect_timeout", "must be at least 2s (libpq's minimum)");

@@ -68,6 +68,8 @@ struct Config {
     std::chrono::seconds pool_timeout{5};       // database.pool_timeout: wait for a pooled
                                                 // connection, then UNAVAILABLE; >= 1s
     std::chrono::seconds connect_timeout{5};    // database.connect_timeout, >= 2s
+    std::chrono::seconds query_timeout{10};     // database.query_timeout: wait for one
+                                                // statement's answer, then UNAVAILABLE; >= 1s
   };
   // TLS material as PEM file paths; all empty = plaintext.
   struct Tls {

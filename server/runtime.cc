@@ -60,6 +60,7 @@ storage::PostgresConnectOptions PostgresOptionsFrom(const Config& config) {
                                                                  : HashingWorkers(config) + 2;
   options.pool_timeout = config.database.pool_timeout;
   options.connect_timeout = config.database.connect_timeout;
+  options.query_timeout = config.database.query_timeout;
   return options;
 }
 

@@ -1,5 +1,8 @@
 #include "storage/postgres_connection_pool.h"
 
+#include <poll.h>
+
+#include <cerrno>
 #include <string>
 #include <utility>
 
@@ -18,6 +21,45 @@ std::string FirstLine(const char* message) {
 
 bool StartsWith(absl::string_view text, absl::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+namespace {
+
+// AwaitResult waits at most `timeout` for the answer to what was just sent on `conn` and
+// returns its last result, or the first failed one mapped to the Store contract.
+absl::StatusOr<PgResult> AwaitResult(PGconn* conn, absl::string_view operation,
+                                     std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  PgResult last;
+  absl::Status failed;
+  for (;;) {
+    while (PQisBusy(conn) != 0) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        return absl::UnavailableError(absl::StrCat("postgres: ", operation, ": no answer within ",
+                                                   timeout.count(), " ms (database.query_timeout)"));
+      }
+      pollfd wait{PQsocket(conn), POLLIN, 0};
+      if (::poll(&wait, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
+        return StatusFromPostgres(operation, conn, nullptr);
+      }
+      if (PQconsumeInput(conn) != 1) return StatusFromPostgres(operation, conn, nullptr);
+    }
+    PGresult* next = PQgetResult(conn);
+    if (next == nullptr) break;  // every result read
+    PgResult result(next);
+    const ExecStatusType status = PQresultStatus(result.get());
+    if (failed.ok() && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      failed = StatusFromPostgres(operation, conn, result.get());
+    }
+    last = std::move(result);
+  }
+  if (!failed.ok()) return failed;
+  if (last == nullptr) return StatusFromPostgres(operation, conn, nullptr);
+  return last;
 }
 
 }  // namespace
@@ -131,7 +173,10 @@ absl::StatusOr<PGconn*> PostgresConnectionPool::Connect() {
 }
 
 void PostgresConnectionPool::Return(PGconn* conn) {
-  bool keep = PQstatus(conn) == CONNECTION_OK;
+  // PQTRANS_ACTIVE: a statement is still running, so Execute gave up waiting for it (the
+  // server hangs or is cut off): this connection cannot be reused, and neither can the idle
+  // ones to the same server.
+  bool keep = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_ACTIVE;
   if (keep && PQtransactionStatus(conn) != PQTRANS_IDLE) {
     // An operation failed inside its transaction: roll back so the next lease starts clean.
     PgResult rollback(PQexec(conn, "ROLLBACK"));
@@ -162,7 +207,8 @@ int PostgresConnectionPool::Open() {
 
 absl::StatusOr<PgResult> PostgresConnectionPool::Execute(PGconn* conn, absl::string_view operation,
                                                          const char* statement,
-                                                         const std::vector<PgParam>& params) {
+                                                         const std::vector<PgParam>& params,
+                                                         std::chrono::milliseconds timeout) {
   std::vector<const char*> values;
   std::vector<int> lengths;
   std::vector<int> formats;
@@ -174,24 +220,21 @@ absl::StatusOr<PgResult> PostgresConnectionPool::Execute(PGconn* conn, absl::str
     lengths.push_back(param.value ? static_cast<int>(param.value->size()) : 0);
     formats.push_back(param.binary ? 1 : 0);
   }
-  PgResult result(PQexecPrepared(conn, statement, static_cast<int>(params.size()), values.data(),
-                                 lengths.data(), formats.data(), /*resultFormat=*/0));
-  const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    return StatusFromPostgres(operation, conn, result.get());
+  // Asynchronous send and a bounded wait instead of PQexecPrepared, which would wait for ever
+  // on a server that stopped answering.
+  if (PQsendQueryPrepared(conn, statement, static_cast<int>(params.size()), values.data(),
+                          lengths.data(), formats.data(), /*resultFormat=*/0) != 1) {
+    return StatusFromPostgres(operation, conn, nullptr);
   }
-  return result;
+  return AwaitResult(conn, operation, timeout);
 }
 
 absl::StatusOr<PgResult> PostgresConnectionPool::ExecuteSql(PGconn* conn,
                                                             absl::string_view operation,
-                                                            const char* sql) {
-  PgResult result(PQexec(conn, sql));
-  const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    return StatusFromPostgres(operation, conn, result.get());
-  }
-  return result;
+                                                            const char* sql,
+                                                            std::chrono::milliseconds timeout) {
+  if (PQsendQuery(conn, sql) != 1) return StatusFromPostgres(operation, conn, nullptr);
+  return AwaitResult(conn, operation, timeout);
 }
 
 }  // namespace passgate::storage

@@ -55,6 +55,10 @@ struct PostgresConnectOptions {
   std::chrono::milliseconds pool_timeout{5000};
   // libpq connect_timeout: how long one connection attempt may take. REQUIRES: >= 2 s.
   std::chrono::seconds connect_timeout{5};
+  // How long Execute waits for one statement's answer (a lock held elsewhere, a hung or
+  // partitioned server); then the connection is dropped and the call is kUnavailable.
+  // REQUIRES: > 0.
+  std::chrono::milliseconds query_timeout{10000};
 };
 
 // PostgresConnectionPool lends libpq connections, at most max_connections at once, opened on
@@ -94,17 +98,24 @@ class PostgresConnectionPool {
   // libpq, never the password).
   absl::StatusOr<Lease> Acquire();
 
-  // Execute runs a prepared statement. Returns the result on success (command or rows);
-  // otherwise the error mapped to the Store contract (see StatusFromPostgres).
+  // Execute runs a prepared statement and waits at most `timeout` for its answer. Returns the
+  // result on success (command or rows); otherwise the error mapped to the Store contract
+  // (see StatusFromPostgres), kUnavailable after the timeout (the connection, still busy, is
+  // closed when its lease returns).
   static absl::StatusOr<PgResult> Execute(PGconn* conn, absl::string_view operation,
                                           const char* statement,
-                                          const std::vector<PgParam>& params);
-  // ExecuteSql runs literal SQL (no parameters; several statements allowed).
-  static absl::StatusOr<PgResult> ExecuteSql(PGconn* conn, absl::string_view operation,
-                                             const char* sql);
+                                          const std::vector<PgParam>& params,
+                                          std::chrono::milliseconds timeout);
+  // ExecuteSql runs literal SQL (no parameters; several statements allowed), waiting at most
+  // `timeout` (default: a day, for migrations) like Execute.
+  static absl::StatusOr<PgResult> ExecuteSql(
+      PGconn* conn, absl::string_view operation, const char* sql,
+      std::chrono::milliseconds timeout = std::chrono::hours(24));
 
   // Open counts the connections open now, idle or lent (for tests and metrics).
   int Open();
+
+  std::chrono::milliseconds query_timeout() const { return options_.query_timeout; }
 
  private:
   absl::StatusOr<PGconn*> Connect();

@@ -198,21 +198,23 @@ std::vector<User> UsersFromRows(const PGresult* result) {
 // Transaction is the body of one operation: the statements it runs on one leased connection.
 class Transaction {
  public:
-  Transaction(PGconn* conn, absl::string_view operation) : conn_(conn), operation_(operation) {}
+  Transaction(PGconn* conn, absl::string_view operation, std::chrono::milliseconds timeout)
+      : conn_(conn), operation_(operation), timeout_(timeout) {}
 
   absl::StatusOr<PgResult> Run(const char* statement, const Params& params) {
     ++statements_;
-    return PostgresConnectionPool::Execute(conn_, operation_, statement, params);
+    return PostgresConnectionPool::Execute(conn_, operation_, statement, params, timeout_);
   }
   absl::Status Sql(const char* sql) {
     ++statements_;
-    return PostgresConnectionPool::ExecuteSql(conn_, operation_, sql).status();
+    return PostgresConnectionPool::ExecuteSql(conn_, operation_, sql, timeout_).status();
   }
   int statements() const { return statements_; }
 
  private:
   PGconn* conn_;
   absl::string_view operation_;
+  std::chrono::milliseconds timeout_;
   int statements_ = 0;
 };
 
@@ -426,7 +428,7 @@ class PostgresStore final : public Store {
     for (int attempt = 0;; ++attempt) {
       absl::StatusOr<PostgresConnectionPool::Lease> lease = pool_.Acquire();
       if (!lease.ok()) return lease.status();
-      Transaction tx(lease->get(), operation);
+      Transaction tx(lease->get(), operation, pool_.query_timeout());
       auto result = body(tx);
       const bool dead_before_first_answer =
           !result.ok() && tx.statements() == 1 && PQstatus(lease->get()) != CONNECTION_OK;
@@ -444,6 +446,9 @@ absl::Status ValidateOptions(const PostgresConnectOptions& options) {
   }
   if (options.pool_timeout.count() < 0) {
     return absl::InvalidArgumentError("postgres: pool_timeout must not be negative");
+  }
+  if (options.query_timeout.count() <= 0) {
+    return absl::InvalidArgumentError("postgres: query_timeout must be positive");
   }
   if (options.connect_timeout.count() < 2) {
     return absl::InvalidArgumentError("postgres: connect_timeout must be at least 2 s");

@@ -412,6 +412,7 @@ std::vector<BadConfig> BadConfigs() {
       {"database: {dialect: mysql}", "database.dialect: must be sqlite or postgres"},
       {"database: {pool_timeout: 0s}", "database.pool_timeout: must be at least 1s"},
       {"database: {connect_timeout: 1s}", "database.connect_timeout: must be at least 2s"},
+      {"database: {query_timeout: 0s}", "database.query_timeout: must be at least 1s"},
       {"database: {max_connections: -1}", "database.max_connections: must be between 0 and 1000"},
       // server
       {"server: {grpc: {address: ''}}", "server.grpc.address: "},
@@ -726,19 +727,22 @@ TEST(ParseConfigTest, PostgresDatabaseSettings) {
           "  password: from-the-file\n"
           "  max_connections: 12\n"
           "  pool_timeout: 2s\n"
-          "  connect_timeout: 3s\n",
+          "  connect_timeout: 3s\n"
+          "  query_timeout: 4s\n",
       MapEnv());
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->database.password, "from-the-file");
   EXPECT_EQ(config->database.max_connections, 12);
   EXPECT_EQ(config->database.pool_timeout, seconds(2));
   EXPECT_EQ(config->database.connect_timeout, seconds(3));
+  EXPECT_EQ(config->database.query_timeout, seconds(4));
   const absl::StatusOr<Config> defaults =
       ParseConfig(std::string(kSecretsBlock) + "database: {url: 'postgres://h/d'}\n", MapEnv());
   ASSERT_TRUE(defaults.ok()) << defaults.status();
   EXPECT_EQ(defaults->database.max_connections, 0) << "0 = hashing workers + 2";
   EXPECT_EQ(defaults->database.pool_timeout, seconds(5));
   EXPECT_EQ(defaults->database.connect_timeout, seconds(5));
+  EXPECT_EQ(defaults->database.query_timeout, seconds(10));
 }
 
 TEST(EnvironmentTest, DatabasePasswordFromTheEnvironmentOverridesTheFile) {

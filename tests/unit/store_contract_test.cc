@@ -3,6 +3,7 @@
 // in-memory fake that other unit tests rely on behaving the same way. Then the races two
 // writers (replicas) could run into, on both SQL backends, and backend-only behaviour.
 
+#include <libpq-fe.h>
 #include <stdlib.h>
 
 #include <atomic>
@@ -794,6 +795,33 @@ TEST_F(PostgresStoreTest, PoolWaitTimeoutIsUnavailable) {
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(second.status().message()), HasSubstr("database.max_connections"));
   EXPECT_EQ(pool.Open(), 1);
+}
+
+TEST_F(PostgresStoreTest, AStatementWithoutAnAnswerIsUnavailableAfterTheQueryTimeout) {
+  PostgresOptions options = PostgresOptionsFor(database_.url());
+  options.connection.query_timeout = std::chrono::milliseconds(300);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->CreateUser(MakeUser(Uuid(1), {}, 0), std::nullopt).ok());
+  // Another client holds the user's row lock, so CreateSession's SELECT ... FOR UPDATE gets
+  // no answer: what a hung or cut-off server looks like to passgate.
+  PGconn* holder = PQconnectdb(database_.url().c_str());
+  ASSERT_EQ(PQstatus(holder), CONNECTION_OK) << PQerrorMessage(holder);
+  PQclear(PQexec(holder, "BEGIN"));
+  PGresult* locked = PQexec(
+      holder, ("SELECT 1 FROM users WHERE id = '" + Uuid(1) + "' FOR UPDATE").c_str());
+  ASSERT_EQ(PQresultStatus(locked), PGRES_TUPLES_OK) << PQerrorMessage(holder);
+  PQclear(locked);
+  const absl::Status blocked =
+      (*store)->CreateSession(MakeSession("s-blocked", Uuid(1), 0, 100), 5, At(0));
+  EXPECT_EQ(blocked.code(), absl::StatusCode::kUnavailable) << blocked;
+  EXPECT_THAT(std::string(blocked.message()), HasSubstr("database.query_timeout"));
+  PQclear(PQexec(holder, "COMMIT"));
+  PQfinish(holder);
+  // The stuck connection was dropped; the next calls get a fresh one and work.
+  EXPECT_TRUE((*store)->CreateSession(MakeSession("s-after", Uuid(1), 1, 100), 5, At(1)).ok());
+  EXPECT_EQ(Value((*store)->ListSessions(Uuid(1))).size(), 1u)
+      << "the timed-out session was rolled back";
 }
 
 TEST_F(PostgresStoreTest, RecoversWhenItsConnectionsAreKilled) {
