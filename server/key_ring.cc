@@ -556,8 +556,8 @@ absl::StatusOr<std::unique_ptr<KeyRing>> KeyRing::Load(storage::KeyStore& store,
   if (absl::Status status = ValidateOptions(options); !status.ok()) return status;
   EnsureSodium();
   std::vector<std::shared_ptr<const LoadedKey>> keys;
-  for (bool stored_one = true;;) {
-    if (stored_one) {
+  for (bool reread = true;;) {
+    if (reread) {
       // (Re)read what is stored: ours, or what another replica stored first.
       absl::StatusOr<std::vector<storage::StoredKey>> stored = store.ListKeys();
       if (!stored.ok()) return stored.status();
@@ -579,7 +579,7 @@ absl::StatusOr<std::unique_ptr<KeyRing>> KeyRing::Load(storage::KeyStore& store,
     if (!added.ok()) return added.status();
     if (*added) keys.push_back(generated->key);
     // Refused: another replica stored its key first; read it on the next round.
-    stored_one = !*added;
+    reread = !*added;
   }
 
   std::unique_ptr<KeyRing> ring(new KeyRing(store, options, clock));

@@ -76,49 +76,58 @@ absl::Status WithDatabase(const absl::Status& status, absl::string_view name) {
   return absl::Status(status.code(), absl::StrCat("database ", name, ": ", status.message()));
 }
 
-}  // namespace
+// DatabaseLocation is database.url read once: which store, and for SQLite its file.
+struct DatabaseLocation {
+  storage::DatabaseBackend backend;
+  std::string sqlite_path;  // empty for PostgreSQL
+};
 
-absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const Config& config) {
+absl::StatusOr<DatabaseLocation> LocateDatabase(const Config& config) {
   absl::StatusOr<storage::DatabaseBackend> backend =
       storage::DatabaseBackendFromUrl(config.database.url);
   if (!backend.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("database.url: ", backend.status().message()));
   }
-  if (*backend == storage::DatabaseBackend::kPostgres) {
+  DatabaseLocation location{*backend, ""};
+  if (*backend == storage::DatabaseBackend::kSqlite) {
+    absl::StatusOr<std::string> path = storage::SqlitePathFromUrl(config.database.url);
+    if (!path.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("database.url: ", path.status().message()));
+    }
+    location.sqlite_path = *std::move(path);
+  }
+  return location;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const Config& config) {
+  absl::StatusOr<DatabaseLocation> database = LocateDatabase(config);
+  if (!database.ok()) return database.status();
+  if (database->backend == storage::DatabaseBackend::kPostgres) {
     storage::PostgresOptions options;
     options.connection = PostgresOptionsFrom(config);
     absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::OpenPostgresStore(options);
     if (!store.ok()) return WithDatabase(store.status(), "(postgres)");
     return store;
   }
-  absl::StatusOr<std::string> path = storage::SqlitePathFromUrl(config.database.url);
-  if (!path.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("database.url: ", path.status().message()));
-  }
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::OpenSqliteStore(SqliteOptionsFrom(config, *path));
-  if (!store.ok()) return WithDatabase(store.status(), *path);
+      storage::OpenSqliteStore(SqliteOptionsFrom(config, database->sqlite_path));
+  if (!store.ok()) return WithDatabase(store.status(), database->sqlite_path);
   return store;
 }
 
 absl::StatusOr<std::string> MigrateStore(const Config& config) {
-  absl::StatusOr<storage::DatabaseBackend> backend =
-      storage::DatabaseBackendFromUrl(config.database.url);
-  if (!backend.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("database.url: ", backend.status().message()));
-  }
-  if (*backend == storage::DatabaseBackend::kPostgres) {
+  absl::StatusOr<DatabaseLocation> database = LocateDatabase(config);
+  if (!database.ok()) return database.status();
+  if (database->backend == storage::DatabaseBackend::kPostgres) {
     absl::StatusOr<int> version = storage::MigratePostgres(PostgresOptionsFrom(config));
     if (!version.ok()) return WithDatabase(version.status(), "(postgres)");
     return absl::StrCat("postgres database at schema version ", *version);
   }
-  absl::StatusOr<std::string> path = storage::SqlitePathFromUrl(config.database.url);
-  if (!path.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("database.url: ", path.status().message()));
-  }
-  absl::StatusOr<int> version = storage::MigrateSqlite(*path);
-  if (!version.ok()) return WithDatabase(version.status(), *path);
-  return absl::StrCat("database ", *path, " at schema version ", *version);
+  absl::StatusOr<int> version = storage::MigrateSqlite(database->sqlite_path);
+  if (!version.ok()) return WithDatabase(version.status(), database->sqlite_path);
+  return absl::StrCat("database ", database->sqlite_path, " at schema version ", *version);
 }
 
 absl::StatusOr<std::unique_ptr<Runtime>> OpenRuntime(const Config& config, RuntimeParts parts) {

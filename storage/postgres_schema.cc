@@ -97,6 +97,16 @@ absl::StatusOr<int> ReadVersion(PGconn* conn) {
 
 absl::StatusOr<int> ReadPostgresSchemaVersion(PGconn* conn) { return ReadVersion(conn); }
 
+absl::Status CheckPostgresSchemaVersion(int version) {
+  if (version > kPostgresSchemaVersion) return NewerSchemaError(version);
+  if (version < kPostgresSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "postgres: database schema is at version ", version, ", this binary needs version ",
+        kPostgresSchemaVersion, "; run `passgate migrate` first"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> ApplyPostgresMigrations(PGconn* conn) {
   constexpr absl::string_view kOperation = "migrate";
   for (const char* sql : {"BEGIN", kLockSql,

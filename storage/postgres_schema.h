@@ -19,6 +19,10 @@ absl::StatusOr<int> ApplyPostgresMigrations(PGconn* conn);
 // ReadPostgresSchemaVersion returns the highest applied migration (0 for a fresh database).
 absl::StatusOr<int> ReadPostgresSchemaVersion(PGconn* conn);
 
+// CheckPostgresSchemaVersion is OK when `version` is the one this binary writes, else
+// kFailedPrecondition: newer (upgrade passgate) or behind (run `passgate migrate`).
+absl::Status CheckPostgresSchemaVersion(int version);
+
 }  // namespace passgate::storage
 
 #endif  // PASSGATE_STORAGE_POSTGRES_SCHEMA_H_

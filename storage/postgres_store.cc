@@ -469,16 +469,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& 
   absl::StatusOr<int> version = options.migrate ? ApplyPostgresMigrations(lease->get())
                                                 : ReadPostgresSchemaVersion(lease->get());
   if (!version.ok()) return version.status();
-  if (*version > kPostgresSchemaVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("postgres: database schema version ", *version, " is newer than version ",
-                     kPostgresSchemaVersion, " supported by this binary; upgrade passgate"));
-  }
-  if (*version < kPostgresSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "postgres: database schema is at version ", *version, ", this binary needs version ",
-        kPostgresSchemaVersion, "; run `passgate migrate` first"));
-  }
+  if (absl::Status current = CheckPostgresSchemaVersion(*version); !current.ok()) return current;
   // Prepare every statement once now: a schema mismatch shows at start, not per request.
   absl::StatusOr<PostgresConnectionPool::Lease> first = store->pool().Acquire();
   if (!first.ok()) return first.status();

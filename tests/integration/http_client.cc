@@ -1,5 +1,7 @@
 #include "tests/integration/http_client.h"
 
+#include "nlohmann/json.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -472,6 +474,14 @@ std::string SendRaw(int port, std::string_view bytes, std::chrono::milliseconds 
   // A server may answer and close before taking every byte; what it said still counts.
   connection->Send(bytes);
   return connection->ReadUntilClose(timeout);
+}
+
+HttpReply PostLogin(int port, const std::string& user_id, const std::string& password,
+                    const HeaderList& extra) {
+  HeaderList headers = {{"Content-Type", "application/json"}};
+  headers.insert(headers.end(), extra.begin(), extra.end());
+  return HttpCall(port, "POST", "/password/login", headers,
+                  nlohmann::json({{"user_id", user_id}, {"password", password}}).dump());
 }
 
 }  // namespace passgate::testing

@@ -93,6 +93,11 @@ class HttpConnection {
 HttpReply HttpCall(int port, std::string_view method, std::string_view target,
                    const HeaderList& headers = {}, const std::optional<std::string>& body = {});
 
+// PostLogin sends Hanko's POST /password/login with a JSON body of `user_id` and `password`
+// (plus `extra` headers) through HttpCall.
+HttpReply PostLogin(int port, const std::string& user_id, const std::string& password,
+                    const HeaderList& extra = {});
+
 // HttpsCall is HttpCall over TLS, verifying the server as `tls` says.
 HttpReply HttpsCall(int port, const TlsClientOptions& tls, std::string_view method,
                     std::string_view target, const HeaderList& headers = {},

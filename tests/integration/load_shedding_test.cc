@@ -76,9 +76,7 @@ class LoadSheddingTest : public PassgateServerTest {
   }
 
   HttpReply PostLogin(const std::string& user_id, const std::string& password) {
-    const std::string body = nlohmann::json{{"user_id", user_id}, {"password", password}}.dump();
-    return HttpCall(server_->http_port(), "POST", "/password/login",
-                    {{"Content-Type", "application/json"}}, body);
+    return testing::PostLogin(server_->http_port(), user_id, password);
   }
 };
 

@@ -25,10 +25,7 @@ class RateLimitTest : public PassgateServerTest {
 
   HttpReply PostLogin(const std::string& user_id, const std::string& password,
                       const HeaderList& extra = {}) {
-    HeaderList headers = {{"Content-Type", "application/json"}};
-    headers.insert(headers.end(), extra.begin(), extra.end());
-    return HttpCall(server_->http_port(), "POST", "/password/login", headers,
-                    nlohmann::json({{"user_id", user_id}, {"password", password}}).dump());
+    return testing::PostLogin(server_->http_port(), user_id, password, extra);
   }
 };
 

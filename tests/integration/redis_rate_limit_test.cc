@@ -28,11 +28,6 @@ std::string UniquePrefix() {
   return "passgate-itest:" + std::to_string(device()) + ":";
 }
 
-HttpReply PostLogin(int http_port, const std::string& user_id, const std::string& password) {
-  return HttpCall(http_port, "POST", "/password/login", {{"Content-Type", "application/json"}},
-                  nlohmann::json({{"user_id", user_id}, {"password", password}}).dump());
-}
-
 // RedisDownTest: passgate serve with its Redis address on a closed port.
 class RedisDownTest : public PassgateServerTest {
  protected:

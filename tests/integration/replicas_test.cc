@@ -198,9 +198,7 @@ TEST_F(ReplicasTest, PostgresOutageAnswersUnavailableAndServiceResumesByItself) 
     bool valid = true;
     const grpc::Status validate = Validate(*stub_b_, before.session_token(), &valid);
     EXPECT_EQ(validate.error_code(), grpc::StatusCode::UNAVAILABLE) << validate.error_message();
-    const HttpReply http = HttpCall(
-        b_->http_port(), "POST", "/password/login", {{"Content-Type", "application/json"}},
-        nlohmann::json({{"user_id", kJohn}, {"password", "SuperSecure"}}).dump());
+    const HttpReply http = PostLogin(b_->http_port(), kJohn, "SuperSecure");
     EXPECT_EQ(http.status, 503) << http.body;
     EXPECT_EQ(http.body, "{\"code\":503,\"message\":\"Service Unavailable\"}\n");
   }
