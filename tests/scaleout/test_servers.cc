@@ -45,9 +45,11 @@ bool PostgresAnswers(const std::string& url) {
   return !url.empty() && PQping(url.c_str()) == PQPING_OK;
 }
 
-// RunScript runs test_servers.sh and aborts the process when it fails.
-void RunScript(const std::string& command, const std::string& dir) {
-  const std::string line = std::string(kScript) + " " + command + " '" + dir + "' 2>&1";
+// RunScript runs `test_servers.sh COMMAND DIR [SERVERS]` and aborts the process when it fails.
+void RunScript(const std::string& command, const std::string& dir,
+               const std::string& servers = "all") {
+  const std::string line =
+      std::string(kScript) + " " + command + " '" + dir + "' " + servers + " 2>&1";
   FILE* pipe = popen(line.c_str(), "r");
   if (pipe == nullptr) {
     std::fprintf(stderr, "cannot run %s\n", kScript);
@@ -109,7 +111,7 @@ PrivatePostgres::PrivatePostgres() {
   char pattern[] = "/tmp/passgate-private-pg.XXXXXX";
   if (mkdtemp(pattern) == nullptr) std::abort();
   dir_ = pattern;
-  RunScript("start", dir_ + "' 'postgres");
+  RunScript("start", dir_, "postgres");
   url_ = ReadEnvFile(dir_ + "/env").postgres_url;
 }
 
