@@ -12,7 +12,8 @@
 //     present and >= 16 bytes, key algorithm and RSA size from their sets, durations >= 1s
 //     (lifespan, timeouts, rate-limit intervals; shutdown grace >= 0), limits and sizes
 //     within their documented ranges, normalized enums (same_site, synchronous), a
-//     sqlite:// URL with a path, no leading dot in the cookie domain, TLS files in pairs.
+//     database URL the store layer accepts (sqlite:// with a path or postgres://, any case
+//     of scheme), no leading dot in the cookie domain, TLS files in pairs.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/config.h"
+#include "storage/database_url.h"
 #include "tests/fuzz/json_oracle.h"
 
 namespace {
@@ -83,8 +85,9 @@ void CheckValid(const Config& c) {
 
   PASSGATE_FUZZ_CHECK(c.database.synchronous == "full" || c.database.synchronous == "normal");
   PASSGATE_FUZZ_CHECK(c.database.busy_timeout_ms >= 0);
-  PASSGATE_FUZZ_CHECK(c.database.url.starts_with("sqlite://") &&
-                      c.database.url.size() > std::string_view("sqlite://").size());
+  // The scheme is case-insensitive (RFC 3986) and may name PostgreSQL; whatever the config
+  // accepted must be a URL the store layer can open.
+  PASSGATE_FUZZ_CHECK(passgate::storage::DatabaseBackendFromUrl(c.database.url).ok());
 
   PASSGATE_FUZZ_CHECK(!c.grpc.address.empty() && !c.public_api.address.empty() &&
                       !c.public_api.upstream_address.empty());
