@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,6 +60,28 @@ class MemoryStore final : public Store {
       return absl::InvalidArgumentError("CreateUser: password.user_id differs from user.id");
     }
     std::lock_guard<std::mutex> lock(mu_);
+    return CreateUserLocked(user, password);
+  }
+
+  absl::StatusOr<std::vector<absl::Status>> CreateUsers(std::span<const NewUser> users) override {
+    std::vector<absl::Status> results;
+    results.reserve(users.size());
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const NewUser& entry : users) {
+      if (entry.password.has_value() && !entry.password->user_id.empty() &&
+          entry.password->user_id != entry.user.id) {
+        results.push_back(
+            absl::InvalidArgumentError("CreateUsers: password.user_id differs from user.id"));
+        continue;
+      }
+      results.push_back(CreateUserLocked(entry.user, entry.password));
+    }
+    return results;
+  }
+
+ private:
+  absl::Status CreateUserLocked(const User& user, const std::optional<PasswordCredential>& password)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // Every check runs before the first write, so a failure leaves nothing behind.
     if (users_.contains(user.id)) {
       return absl::AlreadyExistsError("CreateUser: user id already exists");
@@ -90,6 +113,8 @@ class MemoryStore final : public Store {
     }
     return absl::OkStatus();
   }
+
+ public:
 
   absl::StatusOr<std::optional<User>> FindUser(std::string_view user_id) override {
     std::lock_guard<std::mutex> lock(mu_);

@@ -21,6 +21,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -230,28 +231,39 @@ class PostgresStore final : public Store {
     }
     return Run("CreateUser", [&](Transaction& tx) -> absl::Status {
       if (absl::Status s = tx.Sql("BEGIN"); !s.ok()) return s;
-      if (auto r = tx.Run("insert_user", {Text(user.id), OptionalText(user.username),
-                                          Time(user.created_at), Time(user.updated_at)});
-          !r.ok()) {
-        return r.status();
-      }
-      for (const Email& email : user.emails) {
-        if (auto r = tx.Run("insert_email", {Text(email.address), Text(user.id),
-                                             Bool(email.is_primary), Bool(email.is_verified),
-                                             Time(user.created_at)});
-            !r.ok()) {
-          return r.status();
-        }
-      }
-      if (password.has_value()) {
-        if (auto r = tx.Run("insert_password", {Text(user.id), Text(password->hash),
-                                                Time(password->created_at),
-                                                Time(password->updated_at)});
-            !r.ok()) {
-          return r.status();
-        }
-      }
+      if (absl::Status s = InsertUser(tx, user, password); !s.ok()) return s;
       return tx.Sql("COMMIT");
+    });
+  }
+
+  absl::StatusOr<std::vector<absl::Status>> CreateUsers(std::span<const NewUser> users) override {
+    return Run("CreateUsers", [&](Transaction& tx) -> absl::StatusOr<std::vector<absl::Status>> {
+      std::vector<absl::Status> results;
+      results.reserve(users.size());
+      if (absl::Status s = tx.Sql("BEGIN"); !s.ok()) return s;
+      // One transaction for the batch; each entry inside a savepoint, so a unique violation
+      // undoes that entry alone instead of aborting the transaction.
+      for (const NewUser& entry : users) {
+        if (entry.password.has_value() && !entry.password->user_id.empty() &&
+            entry.password->user_id != entry.user.id) {
+          results.push_back(
+              absl::InvalidArgumentError("CreateUsers: password.user_id differs from user.id"));
+          continue;
+        }
+        if (absl::Status s = tx.Sql("SAVEPOINT create_users_entry"); !s.ok()) return s;
+        absl::Status result = InsertUser(tx, entry.user, entry.password);
+        if (absl::IsAlreadyExists(result)) {
+          if (absl::Status s = tx.Sql("ROLLBACK TO SAVEPOINT create_users_entry"); !s.ok()) {
+            return s;
+          }
+        } else if (!result.ok()) {
+          return result;  // the lease rolls the whole batch back
+        }
+        if (absl::Status s = tx.Sql("RELEASE SAVEPOINT create_users_entry"); !s.ok()) return s;
+        results.push_back(std::move(result));
+      }
+      if (absl::Status s = tx.Sql("COMMIT"); !s.ok()) return s;
+      return results;
     });
   }
 
@@ -412,6 +424,34 @@ class PostgresStore final : public Store {
   static Params KeyParams(const StoredKey& key) {
     return {Text(key.id), Text(key.algorithm), Bytes(key.ciphertext), Time(key.created_at),
             Time(key.activates_at)};
+  }
+
+  // InsertUser runs the user's, its emails' and its password's INSERTs inside tx's open
+  // transaction; the first failure is returned (the transaction is then aborted).
+  static absl::Status InsertUser(Transaction& tx, const User& user,
+                                 const std::optional<PasswordCredential>& password) {
+    if (auto r = tx.Run("insert_user", {Text(user.id), OptionalText(user.username),
+                                        Time(user.created_at), Time(user.updated_at)});
+        !r.ok()) {
+      return r.status();
+    }
+    for (const Email& email : user.emails) {
+      if (auto r = tx.Run("insert_email", {Text(email.address), Text(user.id),
+                                           Bool(email.is_primary), Bool(email.is_verified),
+                                           Time(user.created_at)});
+          !r.ok()) {
+        return r.status();
+      }
+    }
+    if (password.has_value()) {
+      if (auto r = tx.Run("insert_password", {Text(user.id), Text(password->hash),
+                                              Time(password->created_at),
+                                              Time(password->updated_at)});
+          !r.ok()) {
+        return r.status();
+      }
+    }
+    return absl::OkStatus();
   }
 
   static int64_t AffectedRows(const PGresult* result) {

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,20 @@ class Store : public KeyStore {
   // transaction. kAlreadyExists when the id or any email address is taken (nothing written).
   virtual absl::Status CreateUser(const User& user,
                                   const std::optional<PasswordCredential>& password) = 0;
+
+  // NewUser is one entry of CreateUsers: a user and, optionally, its password credential.
+  struct NewUser {
+    User user;
+    std::optional<PasswordCredential> password;
+  };
+
+  // CreateUsers creates many users at once (bulk import): all in one transaction, so one
+  // durable commit (one fsync on SQLite) for the batch. The result has one status per entry,
+  // in order: OK when created, kAlreadyExists when its id, an email address or its username
+  // is taken (by a stored user or an earlier entry of the batch) — that entry is left out,
+  // the others are created — kInvalidArgument for an entry CreateUser would refuse. Any
+  // other failure is the call's error and creates nothing.
+  virtual absl::StatusOr<std::vector<absl::Status>> CreateUsers(std::span<const NewUser> users) = 0;
 
   // FindUser returns the user with its emails (primary first), or nullopt.
   virtual absl::StatusOr<std::optional<User>> FindUser(std::string_view user_id) = 0;

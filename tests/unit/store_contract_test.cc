@@ -314,6 +314,99 @@ TEST_P(StoreContractTest, CreateUserRejectsPasswordOfAnotherUser) {
   EXPECT_EQ(Value(store_->FindUser(Uuid(1))), std::nullopt);
 }
 
+Store::NewUser Entry(int n, std::string email, std::optional<std::string> username = std::nullopt,
+                     bool with_password = true) {
+  Store::NewUser entry{MakeUser(Uuid(n), {{std::move(email), true, false}}, n, std::move(username)),
+                       std::nullopt};
+  if (with_password) entry.password = MakePassword(Uuid(n), "$argon2id$hash" + std::to_string(n), n);
+  return entry;
+}
+
+std::vector<absl::StatusCode> Codes(const std::vector<absl::Status>& results) {
+  std::vector<absl::StatusCode> codes;
+  for (const absl::Status& status : results) codes.push_back(status.code());
+  return codes;
+}
+
+TEST_P(StoreContractTest, CreateUsersCreatesABatch) {
+  std::vector<Store::NewUser> batch;
+  for (int n = 1; n <= 50; ++n) {
+    batch.push_back(Entry(n, absl::StrCat("user", n, "@example.com"), std::nullopt, n % 2 == 0));
+  }
+  const std::vector<absl::Status> results = Value(store_->CreateUsers(batch));
+  ASSERT_EQ(results.size(), 50u);
+  for (const absl::Status& status : results) EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(Value(store_->ListUsers()).size(), 50u);
+  const std::optional<User> seven = Value(store_->FindUser(Uuid(7)));
+  ASSERT_TRUE(seven.has_value());
+  EXPECT_THAT(seven->emails, ElementsAre(Email{"user7@example.com", true, false}));
+  EXPECT_EQ(seven->created_at, At(7));
+  EXPECT_FALSE(Value(store_->FindPassword(Uuid(7))).has_value());
+  const std::optional<PasswordCredential> eight = Value(store_->FindPassword(Uuid(8)));
+  ASSERT_TRUE(eight.has_value());
+  EXPECT_EQ(eight->hash, "$argon2id$hash8");
+  EXPECT_EQ(eight->created_at, At(8));
+  EXPECT_TRUE(Value(store_->CreateUsers({})).empty());
+}
+
+TEST_P(StoreContractTest, CreateUsersSkipsConflictsInTheMiddleAndCommitsTheRest) {
+  ASSERT_TRUE(store_->CreateUser(MakeUser(Uuid(100), {{"taken@example.com", true, false}}, 0, "taken"),
+                                 std::nullopt)
+                  .ok());
+  std::vector<Store::NewUser> batch = {
+      Entry(1, "one@example.com"),
+      Entry(100, "fresh@example.com"),             // id taken by a stored user
+      Entry(2, "TAKEN@example.com"),               // email taken, ignoring case
+      Entry(3, "three@example.com", "taken"),      // username taken
+      Entry(4, "four@example.com", "four"),
+      Entry(1, "again@example.com"),               // id of an earlier entry of the batch
+      Entry(5, "ONE@example.com"),                 // email of an earlier entry of the batch
+      Entry(6, "six@example.com", "four"),         // username of an earlier entry
+      Entry(7, "seven@example.com"),
+  };
+  // Another user's password credential: refused alone.
+  batch.push_back(Entry(8, "eight@example.com"));
+  batch.back().password->user_id = Uuid(9);
+
+  const std::vector<absl::Status> results = Value(store_->CreateUsers(batch));
+  using absl::StatusCode;
+  EXPECT_THAT(Codes(results),
+              ElementsAre(StatusCode::kOk, StatusCode::kAlreadyExists, StatusCode::kAlreadyExists,
+                          StatusCode::kAlreadyExists, StatusCode::kOk, StatusCode::kAlreadyExists,
+                          StatusCode::kAlreadyExists, StatusCode::kAlreadyExists, StatusCode::kOk,
+                          StatusCode::kInvalidArgument));
+
+  EXPECT_THAT(Ids(Value(store_->ListUsers())), ElementsAre(Uuid(100), Uuid(1), Uuid(4), Uuid(7)));
+  // A skipped entry left nothing behind: not its emails, username or password.
+  EXPECT_THAT(Value(store_->FindUser(Uuid(100)))->emails,
+              ElementsAre(Email{"taken@example.com", true, false}));
+  EXPECT_FALSE(Value(store_->FindPassword(Uuid(100))).has_value());
+  EXPECT_THAT(Value(store_->FindUser(Uuid(1)))->emails,
+              ElementsAre(Email{"one@example.com", true, false}));
+  EXPECT_EQ(Value(store_->FindPassword(Uuid(1)))->hash, "$argon2id$hash1");
+  for (int n : {2, 3, 5, 6, 8}) {
+    EXPECT_FALSE(Value(store_->FindUser(Uuid(n))).has_value()) << n;
+    EXPECT_FALSE(Value(store_->FindPassword(Uuid(n))).has_value()) << n;
+  }
+  int next = 200;
+  for (const char* freed : {"fresh@example.com", "again@example.com", "three@example.com",
+                            "six@example.com", "eight@example.com"}) {
+    EXPECT_TRUE(
+        store_->CreateUser(MakeUser(Uuid(next++), {{freed, true, false}}, 9), std::nullopt).ok())
+        << freed << " was left behind by a skipped entry";
+  }
+}
+
+TEST_P(StoreContractTest, CreateUsersTwiceSkipsEveryEntryTheSecondTime) {
+  std::vector<Store::NewUser> batch;
+  for (int n = 1; n <= 20; ++n) batch.push_back(Entry(n, absl::StrCat("u", n, "@example.com")));
+  for (const absl::Status& status : Value(store_->CreateUsers(batch))) EXPECT_TRUE(status.ok());
+  for (const absl::Status& status : Value(store_->CreateUsers(batch))) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << status;
+  }
+  EXPECT_EQ(Value(store_->ListUsers()).size(), 20u);
+}
+
 TEST_P(StoreContractTest, FindPasswordReturnsNulloptWithoutCredential) {
   AddUser(Uuid(1));
   EXPECT_EQ(Value(store_->FindPassword(Uuid(1))), std::nullopt);
