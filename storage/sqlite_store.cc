@@ -12,10 +12,15 @@
 
 #include "storage/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -25,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -214,6 +220,28 @@ std::string SetWalMode(SQLite::Database& db, int busy_timeout_ms) {
   }
 }
 
+// CreatePrivateFile creates a missing database file with mode 0600 whatever the umask (SQLite
+// would create it 0644 & ~umask): it holds password hashes and encrypted keys. SQLite gives the
+// -wal and -shm files it creates later the database file's permissions. An existing file is
+// left as it is; ":memory:" and "file:" URIs are not files to create.
+absl::Status CreatePrivateFile(const std::string& path) {
+  if (path == ":memory:" || path.starts_with("file:")) return absl::OkStatus();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return absl::OkStatus();
+    return absl::UnavailableError(
+        absl::StrCat("sqlite: cannot create ", path, ": ", std::strerror(errno)));
+  }
+  const bool private_mode = ::fchmod(fd, 0600) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!private_mode) {
+    return absl::UnavailableError(
+        absl::StrCat("sqlite: cannot make ", path, " private: ", std::strerror(error)));
+  }
+  return absl::OkStatus();
+}
+
 // OpenConnection opens the file (creating it and its directories) and sets the per-connection
 // PRAGMAs. It does not touch the schema.
 absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenConnection(const SqliteOptions& options) {
@@ -230,6 +258,7 @@ absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenConnection(const SqliteOpt
     }
   }
 
+  if (absl::Status created = CreatePrivateFile(options.path); !created.ok()) return created;
   try {
     auto db = std::make_unique<SQLite::Database>(
         options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, options.busy_timeout_ms);
@@ -316,35 +345,40 @@ class SqliteStore final : public Store {
     }
     return Guarded("CreateUser", [&]() -> absl::Status {
       SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-      {
-        ScopedStatement insert(insert_user_);
-        BindText(insert, 1, user.id);
-        if (user.username.has_value()) {
-          BindText(insert, 2, *user.username);
-        }  // else left NULL by clearBindings
-        insert->bind(3, ToMicros(user.created_at));
-        insert->bind(4, ToMicros(user.updated_at));
-        insert->exec();
-      }
-      for (const Email& email : user.emails) {
-        ScopedStatement insert(insert_email_);
-        BindText(insert, 1, email.address);
-        BindText(insert, 2, user.id);
-        BindBool(insert, 3, email.is_primary);
-        BindBool(insert, 4, email.is_verified);
-        insert->bind(5, ToMicros(user.created_at));
-        insert->exec();
-      }
-      if (password.has_value()) {
-        ScopedStatement insert(insert_password_);
-        BindText(insert, 1, user.id);
-        BindText(insert, 2, password->hash);
-        insert->bind(3, ToMicros(password->created_at));
-        insert->bind(4, ToMicros(password->updated_at));
-        insert->exec();
-      }
+      InsertUser(user, password);
       transaction.commit();
       return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<absl::Status>> CreateUsers(std::span<const NewUser> users) override {
+    return Guarded("CreateUsers", [&]() -> absl::StatusOr<std::vector<absl::Status>> {
+      std::vector<absl::Status> results;
+      results.reserve(users.size());
+      // One write transaction for the batch; each entry inside a savepoint, so an entry that
+      // hits a unique constraint is undone alone and the others commit together.
+      SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      for (const NewUser& entry : users) {
+        if (entry.password.has_value() && !entry.password->user_id.empty() &&
+            entry.password->user_id != entry.user.id) {
+          results.push_back(
+              absl::InvalidArgumentError("CreateUsers: password.user_id differs from user.id"));
+          continue;
+        }
+        absl::Status result;
+        ScopedStatement(savepoint_)->exec();
+        try {
+          InsertUser(entry.user, entry.password);
+        } catch (const SQLite::Exception& e) {
+          result = StatusFromSqlite("sqlite: CreateUsers", e);
+          if (!absl::IsAlreadyExists(result)) throw;  // the whole batch rolls back
+          ScopedStatement(rollback_to_savepoint_)->exec();
+        }
+        ScopedStatement(release_savepoint_)->exec();
+        results.push_back(std::move(result));
+      }
+      transaction.commit();
+      return results;
     });
   }
 
@@ -617,9 +651,44 @@ class SqliteStore final : public Store {
                     "INSERT INTO jwks(id, algorithm, ciphertext, created_at, activates_at, seq) "
                     "SELECT ?, ?, ?, ?, ?, COALESCE(MAX(seq), 0) + 1 FROM jwks"),
         count_keys_(*db_, "SELECT COUNT(*) FROM jwks"),
+        savepoint_(*db_, "SAVEPOINT create_users_entry"),
+        release_savepoint_(*db_, "RELEASE create_users_entry"),
+        rollback_to_savepoint_(*db_, "ROLLBACK TO create_users_entry"),
         select_keys_(*db_,
                      "SELECT id, algorithm, ciphertext, created_at, activates_at FROM jwks "
                      "ORDER BY created_at, seq") {}
+
+  // InsertUser runs the user's, its emails' and its password's INSERTs. REQUIRES: mu_ held
+  // (inside Guarded), a write transaction open. Throws SQLite::Exception.
+  void InsertUser(const User& user, const std::optional<PasswordCredential>& password) {
+    {
+      ScopedStatement insert(insert_user_);
+      BindText(insert, 1, user.id);
+      if (user.username.has_value()) {
+        BindText(insert, 2, *user.username);
+      }  // else left NULL by clearBindings
+      insert->bind(3, ToMicros(user.created_at));
+      insert->bind(4, ToMicros(user.updated_at));
+      insert->exec();
+    }
+    for (const Email& email : user.emails) {
+      ScopedStatement insert(insert_email_);
+      BindText(insert, 1, email.address);
+      BindText(insert, 2, user.id);
+      BindBool(insert, 3, email.is_primary);
+      BindBool(insert, 4, email.is_verified);
+      insert->bind(5, ToMicros(user.created_at));
+      insert->exec();
+    }
+    if (password.has_value()) {
+      ScopedStatement insert(insert_password_);
+      BindText(insert, 1, user.id);
+      BindText(insert, 2, password->hash);
+      insert->bind(3, ToMicros(password->created_at));
+      insert->bind(4, ToMicros(password->updated_at));
+      insert->exec();
+    }
+  }
 
   static absl::Status CheckKeySize(const StoredKey& key) {
     if (key.ciphertext.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
@@ -705,6 +774,9 @@ class SqliteStore final : public Store {
   SQLite::Statement delete_session_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement insert_key_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement count_keys_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement savepoint_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement release_savepoint_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement rollback_to_savepoint_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement select_keys_ ABSL_GUARDED_BY(mu_);
 };
 
