@@ -38,10 +38,19 @@ struct Config {
     int workers = 0;                            // password.hashing.workers, 0 = CPU cores
     int queue = 0;                              // password.hashing.queue, 0 = 2 x workers
   };
+  // What an imported password hash may cost a hashing worker (server/imported_hash.h).
+  struct Import {
+    int bcrypt_max_cost = 14;                       // password.import.bcrypt_max_cost, 4..31
+    std::uint32_t argon2_max_memory_kib = 262144;   // .argon2_max_memory_kib, 8..4194304
+    std::uint32_t argon2_max_iterations = 10;       // .argon2_max_iterations, 1..1024
+    std::uint32_t argon2_max_parallelism = 16;      // .argon2_max_parallelism, 1..255
+    int batch_size = 1000;                          // .batch_size, users per transaction, 1..100000
+  };
   struct Password {
     bool enabled = true;                        // password.enabled
     int min_length = 8;                         // password.min_length, 1..72
     Hashing hashing;
+    Import import;
   };
   struct Secrets {
     std::vector<std::string> keys;              // secrets.keys, required, each >= 16 bytes

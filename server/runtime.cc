@@ -28,6 +28,15 @@ Argon2idParams HashingParamsFrom(const Config& config) {
   return Argon2idParams{config.password.hashing.memory_kib, config.password.hashing.iterations};
 }
 
+HashLimits HashLimitsFrom(const Config& config) {
+  HashLimits limits;
+  limits.bcrypt_max_cost = config.password.import.bcrypt_max_cost;
+  limits.argon2_max_memory_kib = config.password.import.argon2_max_memory_kib;
+  limits.argon2_max_iterations = config.password.import.argon2_max_iterations;
+  limits.argon2_max_parallelism = config.password.import.argon2_max_parallelism;
+  return limits;
+}
+
 SessionPolicy SessionPolicyFrom(const Config& config) {
   SessionPolicy policy;
   policy.lifespan = config.session.lifespan;

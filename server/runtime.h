@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "server/clock.h"
 #include "server/config.h"
+#include "server/imported_hash.h"
 #include "server/key_ring.h"
 #include "server/password_hasher.h"
 #include "server/session_tokens.h"
@@ -49,6 +50,7 @@ int HashingQueue(const Config& config);
 // KeyRingOptionsFrom / HashingParamsFrom translate the config sections.
 absl::StatusOr<KeyRingOptions> KeyRingOptionsFrom(const Config& config);
 Argon2idParams HashingParamsFrom(const Config& config);
+HashLimits HashLimitsFrom(const Config& config);  // password.import.*
 SessionPolicy SessionPolicyFrom(const Config& config);
 
 }  // namespace passgate::server

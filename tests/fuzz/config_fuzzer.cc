@@ -53,7 +53,8 @@ std::string Fingerprint(const Config& c) {
       ";", c.session.lifespan.count(), ";", absl::StrJoin(c.session.audience, "|"), ";",
       c.session.issuer, ";", c.session.limit, ";", c.session.cookie.name, ";",
       c.session.cookie.domain, ";", c.session.cookie.same_site, ";", c.password.min_length, ";",
-      c.password.hashing.memory_kib, ";", c.database.url, ";", c.database.synchronous, ";",
+      c.password.hashing.memory_kib, ";", c.password.import.bcrypt_max_cost, ";",
+      c.password.import.argon2_max_memory_kib, ";", c.password.import.batch_size, ";", c.database.url, ";", c.database.synchronous, ";",
       c.grpc.address, ";", c.public_api.address, ";", c.public_api.max_body_bytes, ";",
       c.rate_limiter.password_limits.tokens, ";", c.rate_limiter.password_limits.interval.count(),
       ";", absl::StrJoin(c.ignored_keys, "|"));
@@ -82,6 +83,11 @@ void CheckValid(const Config& c) {
   PASSGATE_FUZZ_CHECK(In(c.password.hashing.iterations, 1, 1024));
   PASSGATE_FUZZ_CHECK(In(c.password.hashing.workers, 0, 1024));
   PASSGATE_FUZZ_CHECK(In(c.password.hashing.queue, 0, 65536));
+  PASSGATE_FUZZ_CHECK(In(c.password.import.bcrypt_max_cost, 4, 31));
+  PASSGATE_FUZZ_CHECK(In(c.password.import.argon2_max_memory_kib, 8, 4194304));
+  PASSGATE_FUZZ_CHECK(In(c.password.import.argon2_max_iterations, 1, 1024));
+  PASSGATE_FUZZ_CHECK(In(c.password.import.argon2_max_parallelism, 1, 255));
+  PASSGATE_FUZZ_CHECK(In(c.password.import.batch_size, 1, 100000));
 
   PASSGATE_FUZZ_CHECK(c.database.synchronous == "full" || c.database.synchronous == "normal");
   PASSGATE_FUZZ_CHECK(c.database.busy_timeout_ms >= 0);

@@ -76,6 +76,11 @@ TEST(ParseConfigTest, MinimalConfigHasEveryDocumentedDefault) {
   EXPECT_EQ(c.password.hashing.iterations, 2u);
   EXPECT_EQ(c.password.hashing.workers, 0);
   EXPECT_EQ(c.password.hashing.queue, 0);
+  EXPECT_EQ(c.password.import.bcrypt_max_cost, 14);
+  EXPECT_EQ(c.password.import.argon2_max_memory_kib, 262144u);
+  EXPECT_EQ(c.password.import.argon2_max_iterations, 10u);
+  EXPECT_EQ(c.password.import.argon2_max_parallelism, 16u);
+  EXPECT_EQ(c.password.import.batch_size, 1000);
 
   EXPECT_EQ(c.session.lifespan, seconds(12 * 3600));
   EXPECT_FALSE(c.session.enable_auth_token_header);
@@ -114,6 +119,12 @@ password:
     iterations: 3
     workers: 4
     queue: 16
+  import:
+    bcrypt_max_cost: 12
+    argon2_max_memory_kib: 65536
+    argon2_max_iterations: 4
+    argon2_max_parallelism: 2
+    batch_size: 500
 session:
   lifespan: "1h"
   enable_auth_token_header: true
@@ -157,6 +168,11 @@ server:
   EXPECT_EQ(c.password.hashing.iterations, 3u);
   EXPECT_EQ(c.password.hashing.workers, 4);
   EXPECT_EQ(c.password.hashing.queue, 16);
+  EXPECT_EQ(c.password.import.bcrypt_max_cost, 12);
+  EXPECT_EQ(c.password.import.argon2_max_memory_kib, 65536u);
+  EXPECT_EQ(c.password.import.argon2_max_iterations, 4u);
+  EXPECT_EQ(c.password.import.argon2_max_parallelism, 2u);
+  EXPECT_EQ(c.password.import.batch_size, 500);
 
   EXPECT_EQ(c.session.lifespan, seconds(3600));
   EXPECT_TRUE(c.session.enable_auth_token_header);
@@ -398,6 +414,17 @@ std::vector<BadConfig> BadConfigs() {
        "password.hashing.workers: must be between 0 and 1024"},
       {"password: {hashing: {workers: 1025}}", "password.hashing.workers: must be between"},
       {"password: {hashing: {queue: -1}}", "password.hashing.queue: must be between 0 and 65536"},
+      {"password: {import: {bcrypt_max_cost: 3}}",
+       "password.import.bcrypt_max_cost: must be between 4 and 31"},
+      {"password: {import: {bcrypt_max_cost: 32}}", "password.import.bcrypt_max_cost: must be"},
+      {"password: {import: {argon2_max_memory_kib: 7}}",
+       "password.import.argon2_max_memory_kib: must be between 8 and 4194304"},
+      {"password: {import: {argon2_max_iterations: 0}}",
+       "password.import.argon2_max_iterations: must be between 1 and 1024"},
+      {"password: {import: {argon2_max_parallelism: 256}}",
+       "password.import.argon2_max_parallelism: must be between 1 and 255"},
+      {"password: {import: {batch_size: 0}}",
+       "password.import.batch_size: must be between 1 and 100000"},
       {"password: {hashing: {queue: 65537}}", "password.hashing.queue: must be between"},
       // database
       {"database: {synchronous: off}", "database.synchronous: must be full or normal, got \"off\""},
