@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <optional>
+#include <functional>
 #include <set>
+#include <sstream>
+#include <string>
+#include <vector>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -57,18 +61,15 @@ std::string Printable(std::string_view text) {
   return out;
 }
 
-bool SupportedHash(std::string_view hash) {
-  return hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$") ||
-         hash.starts_with("$argon2id$");
-}
-
 struct ParsedEntry {
+  bool id_given = true;  // false: the entry had no user_id and got a new one
   storage::User user;
   std::optional<storage::PasswordCredential> password;
   std::vector<std::string> ignored;
 };
 
-absl::StatusOr<ParsedEntry> ParseEntry(const json& entry, TimePoint now) {
+absl::StatusOr<ParsedEntry> ParseEntry(const json& entry, TimePoint now,
+                                       const HashLimits& limits) {
   if (!entry.is_object()) return absl::InvalidArgumentError("entry is not a JSON object");
   static const std::set<std::string> kKnown = {"user_id",  "emails",     "username",
                                                "password", "created_at", "updated_at"};
@@ -81,6 +82,7 @@ absl::StatusOr<ParsedEntry> ParseEntry(const json& entry, TimePoint now) {
 
   const auto id = entry.find("user_id");
   if (id == entry.end() || id->is_null()) {
+    parsed.id_given = false;
     user.id = NewUuidV4();
   } else if (!id->is_string() || !IsCanonicalUuid(id->get<std::string>())) {
     return absl::InvalidArgumentError("user_id must be a canonical lowercase UUID");
@@ -139,16 +141,16 @@ absl::StatusOr<ParsedEntry> ParseEntry(const json& entry, TimePoint now) {
         !(*password)["password"].is_string()) {
       return absl::InvalidArgumentError("password.password must be a string hash");
     }
-    const std::string hash = (*password)["password"].get<std::string>();
-    if (!SupportedHash(hash)) {
-      return absl::InvalidArgumentError(
-          "password.password is not a bcrypt ($2a$/$2b$/$2y$) or Argon2id hash");
+    std::string hash = (*password)["password"].get<std::string>();
+    if (absl::Status usable = CheckImportableHash(hash, limits); !usable.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("password.password: ", usable.message()));
     }
     absl::StatusOr<TimePoint> pw_created = ReadTime(*password, "created_at", user.created_at);
     if (!pw_created.ok()) return pw_created.status();
     absl::StatusOr<TimePoint> pw_updated = ReadTime(*password, "updated_at", *pw_created);
     if (!pw_updated.ok()) return pw_updated.status();
-    parsed.password = storage::PasswordCredential{user.id, hash, *pw_created, *pw_updated};
+    parsed.password =
+        storage::PasswordCredential{user.id, std::move(hash), *pw_created, *pw_updated};
   }
   return parsed;
 }
@@ -164,67 +166,369 @@ std::string EntryName(std::size_t index, const json& entry) {
   return name;
 }
 
-}  // namespace
 
-absl::StatusOr<ImportReport> ImportUsers(storage::Store& store, std::string_view text,
-                                         const Clock& clock) {
-  const json document = json::parse(text, nullptr, false);
-  if (document.is_discarded()) return absl::InvalidArgumentError("import file is not valid JSON");
-  if (!document.is_array()) {
-    return absl::InvalidArgumentError("import file must be a JSON array of users");
+// ElementSax is a SAX handler for nlohmann::json::sax_parse that reads a top-level array and
+// builds one element at a time, handing each to `on_element` as soon as it is complete; only
+// that element is ever held in memory.
+class ElementSax {
+ public:
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  // on_element returns false to stop parsing (an error it has recorded).
+  explicit ElementSax(std::function<bool(json&&)> on_element)
+      : on_element_(std::move(on_element)) {}
+
+  bool null() { return Value(nullptr); }
+  bool boolean(bool value) { return Value(value); }
+  bool number_integer(number_integer_t value) { return Value(value); }
+  bool number_unsigned(number_unsigned_t value) { return Value(value); }
+  bool number_float(number_float_t value, const string_t& /*text*/) { return Value(value); }
+  bool string(string_t& value) { return Value(std::move(value)); }
+  bool binary(binary_t& value) { return Value(json::binary(std::move(value))); }
+
+  bool start_object(std::size_t /*size*/) { return Open(json::object()); }
+  bool start_array(std::size_t /*size*/) {
+    if (!in_array_) {
+      in_array_ = true;
+      return true;
+    }
+    return Open(json::array());
   }
-  ImportReport report;
-  const TimePoint now = clock.Now();
-  for (std::size_t i = 0; i < document.size(); ++i) {
-    const std::string name = EntryName(i, document[i]);
-    absl::StatusOr<ParsedEntry> entry = ParseEntry(document[i], now);
-    if (!entry.ok()) {
-      report.skipped.push_back(absl::StrCat(name, ": ", entry.status().message()));
-      continue;
-    }
-    absl::Status created = store.CreateUser(entry->user, entry->password);
-    if (absl::IsAlreadyExists(created)) {
-      report.skipped.push_back(absl::StrCat(name, ": user id, email or username already exists"));
-      continue;
-    }
-    if (!created.ok()) return created;
-    ++report.imported;
-    if (!entry->ignored.empty()) {
-      report.ignored.push_back(
-          absl::StrCat(name, ": ignored ", absl::StrJoin(entry->ignored, ", ")));
-    }
+  bool key(string_t& key) {
+    key_ = std::move(key);
+    return true;
   }
-  return report;
+  bool end_object() { return Close(); }
+  bool end_array() {
+    if (stack_.empty()) {
+      finished_ = true;  // the top-level array
+      return true;
+    }
+    return Close();
+  }
+
+  bool parse_error(std::size_t position, const std::string& /*last_token*/,
+                   const nlohmann::detail::exception& /*error*/) {
+    // The parser's own text quotes the input there, which may be a password hash.
+    error_ = absl::InvalidArgumentError(
+        in_array_ ? absl::StrCat("import file is not valid JSON (at byte ", position, ")")
+                  : "import file is not valid JSON");
+    return false;
+  }
+
+  // not_array is true when the document turned out not to be an array.
+  bool not_array() const { return not_array_; }
+  bool finished() const { return finished_; }
+  const absl::Status& error() const { return error_; }
+
+ private:
+  bool Value(json value) {
+    if (!in_array_) {
+      not_array_ = true;
+      return false;
+    }
+    if (stack_.empty()) return on_element_(std::move(value));
+    Place(std::move(value));
+    return true;
+  }
+
+  bool Open(json container) {
+    if (!in_array_) {
+      not_array_ = true;
+      return false;
+    }
+    if (stack_.empty()) {
+      element_ = std::move(container);
+      stack_.push_back(&element_);
+    } else {
+      stack_.push_back(Place(std::move(container)));
+    }
+    return true;
+  }
+
+  bool Close() {
+    stack_.pop_back();
+    if (!stack_.empty()) return true;
+    json element = std::move(element_);
+    element_ = nullptr;
+    return on_element_(std::move(element));
+  }
+
+  // Place adds `value` to the innermost open container (under key_ in an object; a repeated
+  // key keeps the last value, as json::parse does) and returns where it now lives.
+  json* Place(json value) {
+    json& parent = *stack_.back();
+    if (parent.is_object()) {
+      json& slot = parent[key_];
+      slot = std::move(value);
+      return &slot;
+    }
+    parent.push_back(std::move(value));
+    return &parent.back();
+  }
+
+  std::function<bool(json&&)> on_element_;
+  bool in_array_ = false;
+  bool not_array_ = false;
+  bool finished_ = false;
+  json element_;
+  std::vector<json*> stack_;
+  string_t key_;
+  absl::Status error_;
+};
+
+// SameUser tells whether `stored` (with `stored_password`) is what `entry` would create, up
+// to timestamps (an entry without them gets the import's time).
+bool SameUser(const storage::User& stored,
+              const std::optional<storage::PasswordCredential>& stored_password,
+              const ParsedEntry& entry) {
+  if (stored.username != entry.user.username) return false;
+  auto sorted = [](std::vector<storage::Email> emails) {
+    std::sort(emails.begin(), emails.end(), [](const storage::Email& a, const storage::Email& b) {
+      return a.address < b.address;
+    });
+    return emails;
+  };
+  if (sorted(stored.emails) != sorted(entry.user.emails)) return false;
+  if (stored_password.has_value() != entry.password.has_value()) return false;
+  return !stored_password.has_value() || stored_password->hash == entry.password->hash;
 }
 
-absl::StatusOr<std::string> ExportUsers(storage::Store& store) {
+// Importer turns the elements ElementSax hands over into batches for Store::CreateUsers and
+// keeps the report.
+class Importer {
+ public:
+  Importer(storage::Store& store, const Clock& clock, const ImportOptions& options)
+      : store_(store),
+        options_(options),
+        now_(clock.Now()),
+        batch_size_(std::max<std::size_t>(options.batch_size, 1)) {
+    pending_.reserve(batch_size_);
+    batch_.reserve(batch_size_);
+  }
+
+  // Add takes one array element; false when the import must stop (report().error).
+  bool Add(const json& element) {
+    const std::size_t index = report_.entries++;
+    std::string name = EntryName(index, element);
+    absl::StatusOr<ParsedEntry> entry = ParseEntry(element, now_, options_.hash_limits);
+    if (entry.ok()) {
+      pending_.push_back(Pending{std::move(name), *std::move(entry), absl::OkStatus()});
+    } else {
+      // Reported at the flush, so the report stays in the file's order.
+      pending_.push_back(Pending{std::move(name), ParsedEntry{}, entry.status()});
+    }
+    if (pending_.size() >= batch_size_) return Flush();
+    return true;
+  }
+
+  // Flush writes the pending entries; false on a store failure (report().error).
+  bool Flush() {
+    if (pending_.empty()) return true;
+    batch_.clear();
+    for (Pending& pending : pending_) {
+      if (!pending.invalid.ok()) continue;
+      batch_.push_back(storage::Store::NewUser{std::move(pending.entry.user),
+                                               std::move(pending.entry.password)});
+    }
+    absl::StatusOr<std::vector<absl::Status>> results =
+        batch_.empty() ? std::vector<absl::Status>() : store_.CreateUsers(batch_);
+    if (!results.ok()) return Stop(results.status());
+    if (results->size() != batch_.size()) {
+      return Stop(absl::InternalError("CreateUsers answered for a different number of users"));
+    }
+    std::size_t next = 0;
+    for (Pending& pending : pending_) {
+      if (!pending.invalid.ok()) {
+        Line(ImportLineKind::kSkipped, absl::StrCat(pending.name, ": ", pending.invalid.message()));
+        continue;
+      }
+      // Give the entry its user back (moved into the batch) for the comparison below.
+      const std::size_t i = next++;
+      pending.entry.user = std::move(batch_[i].user);
+      pending.entry.password = std::move(batch_[i].password);
+      const absl::Status& result = (*results)[i];
+      if (result.ok()) {
+        ++report_.imported;
+        if (!pending.entry.ignored.empty()) {
+          Line(ImportLineKind::kIgnored, absl::StrCat(pending.name, ": ignored ",
+                                                      absl::StrJoin(pending.entry.ignored, ", ")));
+        }
+      } else if (absl::IsAlreadyExists(result)) {
+        if (!Conflict(pending)) return false;
+      } else {
+        Line(ImportLineKind::kSkipped, absl::StrCat(pending.name, ": ", result.message()));
+      }
+    }
+    pending_.clear();
+    if (options_.on_batch) options_.on_batch(report_);
+    return true;
+  }
+
+  bool Stop(absl::Status error) {
+    report_.error = std::move(error);
+    return false;
+  }
+
+  ImportReport& report() { return report_; }
+
+ private:
+  struct Pending {
+    std::string name;
+    ParsedEntry entry;
+    absl::Status invalid;  // why ParseEntry refused the entry (then `entry` is empty)
+  };
+
+  // Conflict reports an entry the store refused as taken: already present when its user_id
+  // is stored with the same data, else a skip. False on a store failure.
+  bool Conflict(const Pending& pending) {
+    if (pending.entry.id_given) {
+      absl::StatusOr<std::optional<storage::User>> stored = store_.FindUser(pending.entry.user.id);
+      if (!stored.ok()) return Stop(stored.status());
+      if (stored->has_value()) {
+        absl::StatusOr<std::optional<storage::PasswordCredential>> password =
+            store_.FindPassword(pending.entry.user.id);
+        if (!password.ok()) return Stop(password.status());
+        if (SameUser(**stored, *password, pending.entry)) {
+          Line(ImportLineKind::kAlreadyPresent,
+               absl::StrCat(pending.name, ": already imported (same user id, emails, username "
+                                          "and password)"));
+        } else {
+          Line(ImportLineKind::kSkipped,
+               absl::StrCat(pending.name, ": user id already exists with other data"));
+        }
+        return true;
+      }
+    }
+    Line(ImportLineKind::kSkipped,
+         absl::StrCat(pending.name, ": email or username already belongs to another user"));
+    return true;
+  }
+
+  void Line(ImportLineKind kind, std::string line) {
+    std::vector<std::string>* collected = nullptr;
+    switch (kind) {
+      case ImportLineKind::kSkipped:
+        ++report_.skipped_count;
+        collected = &report_.skipped;
+        break;
+      case ImportLineKind::kAlreadyPresent:
+        ++report_.already_present_count;
+        collected = &report_.already_present;
+        break;
+      case ImportLineKind::kIgnored:
+        ++report_.ignored_count;
+        collected = &report_.ignored;
+        break;
+    }
+    if (options_.on_line) {
+      options_.on_line(kind, line);
+    } else {
+      collected->push_back(std::move(line));
+    }
+  }
+
+  storage::Store& store_;
+  const ImportOptions& options_;
+  const TimePoint now_;
+  const std::size_t batch_size_;
+  std::vector<Pending> pending_;
+  std::vector<storage::Store::NewUser> batch_;
+  ImportReport report_;
+};
+
+template <typename Input>
+ImportReport Import(storage::Store& store, Input&& input, const Clock& clock,
+                    const ImportOptions& options) {
+  Importer importer(store, clock, options);
+  ElementSax sax([&importer](json&& element) { return importer.Add(element); });
+  const bool parsed = json::sax_parse(std::forward<Input>(input), &sax);
+  ImportReport& report = importer.report();
+  if (!report.error.ok()) return std::move(report);  // a store failure stopped the parse
+  // Entries complete before a syntax error are imported too: the contract is "everything
+  // before the fault", whatever the batch boundaries.
+  const bool flushed = importer.Flush();
+  if (!flushed) return std::move(report);
+  if (sax.not_array()) {
+    report.error = absl::InvalidArgumentError("import file must be a JSON array of users");
+  } else if (!sax.error().ok()) {
+    report.error = sax.error();
+  } else if (!parsed || !sax.finished()) {
+    report.error = absl::InvalidArgumentError("import file is not valid JSON");
+  }
+  return std::move(report);
+}
+
+// AppendEntry appends one user as an element of the pretty-printed array (json::dump(2) of
+// the whole array, written piecewise).
+void AppendEntry(const storage::User& user, const std::optional<storage::PasswordCredential>& password,
+                 std::string& out) {
+  json entry = json::object();
+  entry["user_id"] = user.id;
+  json emails = json::array();
+  for (const storage::Email& email : user.emails) {
+    emails.push_back({{"address", email.address},
+                      {"is_primary", email.is_primary},
+                      {"is_verified", email.is_verified}});
+  }
+  entry["emails"] = std::move(emails);
+  if (user.username) entry["username"] = *user.username;
+  if (password.has_value()) {
+    entry["password"] = {{"password", password->hash},
+                         {"created_at", FormatTime(password->created_at)},
+                         {"updated_at", FormatTime(password->updated_at)}};
+  }
+  entry["created_at"] = FormatTime(user.created_at);
+  entry["updated_at"] = FormatTime(user.updated_at);
+  // Strings are dumped escaped, so every newline in the text is one of the layout's.
+  out += "  ";
+  for (char c : entry.dump(2)) {
+    out += c;
+    if (c == '\n') out += "  ";
+  }
+}
+
+}  // namespace
+
+ImportReport ImportUsers(storage::Store& store, std::istream& in, const Clock& clock,
+                         const ImportOptions& options) {
+  return Import(store, in, clock, options);
+}
+
+ImportReport ImportUsers(storage::Store& store, std::string_view text, const Clock& clock,
+                         const ImportOptions& options) {
+  return Import(store, text, clock, options);
+}
+
+absl::Status ExportUsers(storage::Store& store, std::ostream& out) {
   absl::StatusOr<std::vector<storage::User>> users = store.ListUsers();
   if (!users.ok()) return users.status();
-  json out = json::array();
+  std::string chunk;
+  bool first = true;
   for (const storage::User& user : *users) {
-    json entry = json::object();
-    entry["user_id"] = user.id;
-    json emails = json::array();
-    for (const storage::Email& email : user.emails) {
-      emails.push_back({{"address", email.address},
-                        {"is_primary", email.is_primary},
-                        {"is_verified", email.is_verified}});
-    }
-    entry["emails"] = std::move(emails);
-    if (user.username) entry["username"] = *user.username;
     absl::StatusOr<std::optional<storage::PasswordCredential>> password =
         store.FindPassword(user.id);
     if (!password.ok()) return password.status();
-    if (password->has_value()) {
-      entry["password"] = {{"password", (*password)->hash},
-                           {"created_at", FormatTime((*password)->created_at)},
-                           {"updated_at", FormatTime((*password)->updated_at)}};
-    }
-    entry["created_at"] = FormatTime(user.created_at);
-    entry["updated_at"] = FormatTime(user.updated_at);
-    out.push_back(std::move(entry));
+    chunk += first ? "[\n" : ",\n";
+    first = false;
+    AppendEntry(user, *password, chunk);
+    out << chunk;
+    chunk.clear();
   }
-  return out.dump(2) + "\n";
+  out << (first ? "[]\n" : "\n]\n");
+  out.flush();
+  if (!out) return absl::UnavailableError("writing the export failed");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ExportUsersToString(storage::Store& store) {
+  std::ostringstream out;
+  if (absl::Status status = ExportUsers(store, out); !status.ok()) return status;
+  return std::move(out).str();
 }
 
 }  // namespace passgate::server

@@ -1,9 +1,19 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <iterator>
-#include <sstream>
+#include <string_view>
+#include <system_error>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "server/request_checks.h"
 #include "server/user_transfer.h"
 #include "server/uuid.h"
@@ -92,34 +102,96 @@ int DeleteUser(const std::string& config_path, const std::string& user_id) {
 }
 
 int ImportUsers(const std::string& config_path, const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
+  std::ifstream in;
+  // A large read buffer: the parser takes one character at a time from it.
+  std::vector<char> buffer(1 << 20);
+  in.rdbuf()->pubsetbuf(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+  in.open(file, std::ios::binary);
   if (!in) return Fail(absl::StrCat(file, ": cannot open"));
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::error_code size_error;
+  const std::uintmax_t size = std::filesystem::is_regular_file(file, size_error)
+                                  ? std::filesystem::file_size(file, size_error)
+                                  : 0;
   auto runtime = OpenRuntimeOrFail(config_path, {.hasher = false, .keys = false});
   if (runtime == nullptr) return 1;
-  absl::StatusOr<server::ImportReport> report =
-      server::ImportUsers(*runtime->store, text, runtime->clock);
-  if (!report.ok()) return Fail(absl::StrCat(file, ": ", report.status().message()));
-  for (const std::string& line : report->ignored) std::cerr << "passgate: " << line << "\n";
-  for (const std::string& line : report->skipped) std::cerr << "passgate: skipped " << line << "\n";
-  std::cout << "imported " << report->imported << " users, skipped " << report->skipped.size()
-            << "\n";
-  // Partial imports are reported as failure so scripts notice.
-  return report->skipped.empty() ? 0 : 1;
+
+  server::ImportOptions options;
+  options.hash_limits = server::HashLimitsFrom(runtime->config);
+  options.batch_size = static_cast<std::size_t>(runtime->config.password.import.batch_size);
+  const bool terminal = isatty(STDERR_FILENO) == 1;
+  bool progress_shown = false;
+  options.on_line = [&](server::ImportLineKind kind, std::string_view line) {
+    if (progress_shown) std::cerr << "\r\033[K";  // the line replaces the progress line
+    progress_shown = false;
+    std::cerr << "passgate: " << (kind == server::ImportLineKind::kIgnored ? "" : "skipped ")
+              << line << "\n";
+  };
+  const auto start = std::chrono::steady_clock::now();
+  auto last_shown = start;
+  if (terminal) {
+    options.on_batch = [&](const server::ImportReport& report) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_shown < std::chrono::milliseconds(500)) return;
+      last_shown = now;
+      const double seconds = std::chrono::duration<double>(now - start).count();
+      const double rate = static_cast<double>(report.entries) / seconds;
+      std::string line = absl::StrFormat("passgate: %d entries read, %d imported, %.0f/s",
+                                         report.entries, report.imported, rate);
+      const std::streamoff done = in.rdbuf()->pubseekoff(0, std::ios::cur, std::ios::in);
+      if (size > 0 && done > 0) {
+        const double fraction = static_cast<double>(done) / static_cast<double>(size);
+        absl::StrAppendFormat(&line, ", %.0f%%, ETA %.0f s", 100 * fraction,
+                              seconds * (1 - fraction) / fraction);
+      }
+      std::cerr << "\r\033[K" << line << std::flush;
+      progress_shown = true;
+    };
+  }
+  const server::ImportReport report =
+      server::ImportUsers(*runtime->store, in, runtime->clock, options);
+  if (progress_shown) std::cerr << "\r\033[K";
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::cout << "imported " << report.imported << " users, skipped "
+            << report.skipped_count + report.already_present_count;
+  if (report.already_present_count > 0) {
+    std::cout << " (" << report.already_present_count << " already present)";
+  }
+  std::cout << "\n" << std::flush;
+  std::cerr << absl::StrFormat("passgate: read %d entries in %.1f s (%.0f entries/s)\n",
+                               report.entries, seconds,
+                               seconds > 0 ? static_cast<double>(report.entries) / seconds : 0.0);
+  if (!report.error.ok()) return Fail(absl::StrCat(file, ": ", report.error.message()));
+  // Entries skipped as invalid or conflicting make the exit code 1 so scripts notice; entries
+  // already present (a re-run) do not.
+  return report.skipped_count == 0 ? 0 : 1;
 }
 
 int ExportUsers(const std::string& config_path, const std::string& file) {
   auto runtime = OpenRuntimeOrFail(config_path, {.hasher = false, .keys = false});
   if (runtime == nullptr) return 1;
-  absl::StatusOr<std::string> text = server::ExportUsers(*runtime->store);
-  if (!text.ok()) return Fail(text.status());
   if (file.empty() || file == "-") {
-    std::cout << *text;
-    return std::cout.good() ? 0 : Fail("writing standard output failed");
+    absl::Status status = server::ExportUsers(*runtime->store, std::cout);
+    return status.ok() ? 0 : Fail(absl::StrCat("standard output: ", status.message()));
   }
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out << *text;
+  // The export holds password hashes: the file is 0600 whatever the umask (also one that
+  // existed before).
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+    const int error = errno;
+    if (fd >= 0) ::close(fd);
+    return Fail(absl::StrCat(file, ": cannot create: ", std::strerror(error)));
+  }
+  ::close(fd);
+  std::ofstream out;
+  std::vector<char> buffer(1 << 20);
+  out.rdbuf()->pubsetbuf(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+  out.open(file, std::ios::binary | std::ios::trunc);
+  if (!out) return Fail(absl::StrCat(file, ": cannot write"));
+  absl::Status status = server::ExportUsers(*runtime->store, out);
   out.close();
+  if (!status.ok()) return Fail(absl::StrCat(file, ": ", status.message()));
   if (!out) return Fail(absl::StrCat(file, ": cannot write"));
   return 0;
 }
