@@ -29,6 +29,7 @@ void JsonLinesAuditLog::Record(const AuditEvent& event) {
   };
   if (!event.reason.empty()) line["reason"] = event.reason;
   if (!event.email.empty()) line["email"] = MaskEmail(event.email);
+  if (!event.actor.empty()) line["actor"] = event.actor;
   const std::string text =
       line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   // One fwrite per line: stdio locks the stream, so concurrent events never interleave.

@@ -35,6 +35,7 @@ constexpr absl::string_view kEnvSecretsKeysFile = "PASSGATE_SECRETS_KEYS_FILE";
 constexpr absl::string_view kEnvDatabaseUrl = "PASSGATE_DATABASE_URL";
 constexpr absl::string_view kEnvDatabasePassword = "PASSGATE_DATABASE_PASSWORD";
 constexpr absl::string_view kEnvRedisPassword = "PASSGATE_REDIS_PASSWORD";
+constexpr absl::string_view kEnvAdminToken = "PASSGATE_ADMIN_TOKEN";
 constexpr std::size_t kMinSecretLength = 16;
 
 std::string Quote(absl::string_view text) {
@@ -185,6 +186,23 @@ Handler StringList(std::vector<std::string>* out, bool allow_single) {
   };
 }
 
+// NamedSecrets accepts a mapping of names to secret strings (server.admin.auth.tokens).
+// Names may be echoed in errors, values never.
+Handler NamedSecrets(std::vector<std::pair<std::string, std::string>>* out) {
+  return [out](const YAML::Node& node, const std::string& key) {
+    if (!node.IsMap()) return KeyError(key, "expected a mapping of caller names to tokens");
+    std::vector<std::pair<std::string, std::string>> values;
+    for (const auto& entry : node) {
+      if (!entry.first.IsScalar() || !entry.second.IsScalar()) {
+        return KeyError(key, "expected a mapping of caller names to tokens");
+      }
+      values.emplace_back(entry.first.Scalar(), entry.second.Scalar());
+    }
+    *out = std::move(values);
+    return absl::OkStatus();
+  };
+}
+
 Handler TlsSection(Config::Tls& tls, std::vector<std::string>& ignored) {
   return Section({{"cert_file", String(&tls.cert_file)},
                   {"key_file", String(&tls.key_file)},
@@ -217,6 +235,7 @@ std::vector<Field> RootFields(Config& c, FileExtras& extras, std::vector<std::st
       {"password",
        Section(
            {{"enabled", Bool(&c.password.enabled)},
+            {"revoke_sessions_on_change", Bool(&c.password.revoke_sessions_on_change)},
             {"min_length",
              [min_length, &extras](const YAML::Node& node, const std::string& key) {
                extras.min_length_set = true;
@@ -328,7 +347,13 @@ std::vector<Field> RootFields(Config& c, FileExtras& extras, std::vector<std::st
                                         {"tls", TlsSection(c.public_api.upstream_tls, ignored)}},
                                        ignored)},
                   {"tls", TlsSection(c.public_api.tls, ignored)}},
-                 ignored)}},
+                 ignored)},
+            {"admin", Section({{"address", String(&c.admin.address)},
+                               {"grpc_address", String(&c.admin.grpc_address)},
+                               {"tls", TlsSection(c.admin.tls, ignored)},
+                               {"auth", Section({{"tokens", NamedSecrets(&c.admin.tokens)}},
+                                                ignored)}},
+                              ignored)}},
            ignored)},
   };
 }
@@ -406,6 +431,10 @@ absl::Status ApplyEnvironment(const EnvLookup& env, Config& c) {
   if (std::optional<std::string> password = NonEmptyEnv(env, kEnvRedisPassword);
       password.has_value()) {
     c.rate_limiter.redis.password = *password;
+  }
+  if (std::optional<std::string> token = NonEmptyEnv(env, kEnvAdminToken); token.has_value()) {
+    std::erase_if(c.admin.tokens, [](const auto& entry) { return entry.first == "env"; });
+    c.admin.tokens.emplace_back("env", *token);
   }
   return absl::OkStatus();
 }
@@ -517,6 +546,47 @@ absl::Status ValidateRateLimiterStore(const Config::RateLimiter& limiter) {
   const std::string port = redis.address.substr(redis.address.rfind(':') + 1);
   if (port.find_first_not_of('0') == std::string::npos) {
     return KeyError("rate_limiter.redis_config.address", "port must be 1..65535, got 0");
+  }
+  return absl::OkStatus();
+}
+
+// kMinAdminTokenLength: 32 characters, e.g. `openssl rand -hex 16`, are beyond guessing.
+constexpr std::size_t kMinAdminTokenLength = 32;
+
+absl::Status ValidateAdmin(const Config::Admin& admin) {
+  for (const auto& [key, address] : {std::pair{"server.admin.address", &admin.address},
+                                     std::pair{"server.admin.grpc_address", &admin.grpc_address}}) {
+    if (address->empty()) continue;
+    // An empty host means all interfaces, as in Hanko's default ":8001".
+    if (absl::Status s = CheckHostPort(key, *address, true); !s.ok()) return s;
+  }
+  const Config::Tls& tls = admin.tls;
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return KeyError("server.admin.tls", "cert_file and key_file must be set together");
+  }
+  if (tls.cert_file.empty() && !tls.client_ca_file.empty()) {
+    return KeyError("server.admin.tls.client_ca_file",
+                    "requires cert_file and key_file (mTLS needs TLS)");
+  }
+  std::vector<std::string_view> names;
+  for (const auto& [name, token] : admin.tokens) {
+    const bool printable = !name.empty() && name.size() <= 64 &&
+                           std::all_of(name.begin(), name.end(),
+                                       [](char ch) { return ch > 0x20 && ch < 0x7f; });
+    if (!printable) {
+      return KeyError("server.admin.auth.tokens",
+                      "caller names must be 1 to 64 printable ASCII characters without spaces");
+    }
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      return KeyError("server.admin.auth.tokens", absl::StrCat("duplicate caller name ", Quote(name)));
+    }
+    names.push_back(name);
+    if (token.size() < kMinAdminTokenLength ||
+        !std::all_of(token.begin(), token.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; })) {
+      return KeyError(absl::StrCat("server.admin.auth.tokens.", name),
+                      absl::StrCat("must be at least ", kMinAdminTokenLength,
+                                   " printable characters without spaces"));
+    }
   }
   return absl::OkStatus();
 }
@@ -675,6 +745,7 @@ absl::Status Validate(Config& c) {
                       "requires cert_file and key_file (mTLS needs TLS)");
     }
   }
+  if (absl::Status s = ValidateAdmin(c.admin); !s.ok()) return s;
   const Config::Tls& upstream = c.public_api.upstream_tls;
   if (upstream.cert_file.empty() != upstream.key_file.empty()) {
     return KeyError("server.public.upstream.tls",

@@ -49,6 +49,9 @@ struct Config {
   struct Password {
     bool enabled = true;                        // password.enabled
     int min_length = 8;                         // password.min_length, 1..72
+    // password.revoke_sessions_on_change: a password change (by the user or an admin) ends
+    // every other session of the user at once.
+    bool revoke_sessions_on_change = true;
     Hashing hashing;
     Import import;
   };
@@ -114,6 +117,23 @@ struct Config {
     Tls upstream_tls;                           // server.public.upstream.tls.* (client side)
     Tls tls;                                    // server.public.tls.* (HTTPS)
   };
+  // server.admin.*: the admin API (UserAdmin over gRPC, Hanko's admin user routes over
+  // HTTP). Off unless an address is set; then deny by default: every call needs a bearer
+  // token from auth.tokens or a client certificate signed by tls.client_ca_file, and with
+  // neither configured every call is refused (a Hanko config.yaml with its unauthenticated
+  // admin address still loads, but opens nothing).
+  struct Admin {
+    std::string address;                        // server.admin.address: HTTP admin routes
+                                                // (Hanko's admin API), empty = off
+    std::string grpc_address;                   // server.admin.grpc_address: gRPC UserAdmin,
+                                                // empty = off
+    Tls tls;                                    // server.admin.tls.*: both listeners;
+                                                // client_ca_file = accept mTLS callers
+    // server.admin.auth.tokens: caller name -> static bearer token (>= 32 characters); the
+    // name is what audit events record. PASSGATE_ADMIN_TOKEN adds one named "env".
+    std::vector<std::pair<std::string, std::string>> tokens;
+    bool enabled() const { return !address.empty() || !grpc_address.empty(); }
+  };
 
   struct Limit {
     int tokens;
@@ -156,6 +176,7 @@ struct Config {
   Database database;
   Grpc grpc;
   Public public_api;
+  Admin admin;
   // Keys in the file that passgate does not use (Hanko sections such as webauthn);
   // reported as a warning by the caller, never an error, so a Hanko config.yaml loads.
   std::vector<std::string> ignored_keys;
@@ -174,6 +195,7 @@ EnvLookup ProcessEnv();
 //   PASSGATE_DATABASE_URL      database.url
 //   PASSGATE_DATABASE_PASSWORD database.password
 //   PASSGATE_REDIS_PASSWORD    rate_limiter.redis_config.password
+//   PASSGATE_ADMIN_TOKEN       one more server.admin.auth.tokens entry, named "env"
 // Errors are kInvalidArgument with a message that starts with the offending key, e.g.
 // "session.lifespan: invalid duration \"12x\"". Secret values never appear in messages.
 // An empty document gives the defaults (which fail validation only for secrets.keys).

@@ -46,7 +46,7 @@ absl::StatusOr<storage::User> LoginFlow::Verify(std::string_view user_id,
   if (!credential.ok()) return ServerError("password lookup failed", credential.status());
 
   const auto failed = [&](const char* reason) {
-    AuditEvent event{"password_login_failed", reason, client, std::string(user_id), ""};
+    AuditEvent event{"password_login_failed", reason, client, std::string(user_id), "", ""};
     if (user->has_value()) {
       if (const storage::Email* email = (*user)->PrimaryEmail()) event.email = email->address;
     }
@@ -71,7 +71,7 @@ absl::StatusOr<IssuedSession> LoginFlow::Issue(const storage::User& user,
   if (!session.ok()) return ServerError("issuing session failed", session.status());
   const storage::Email* email = user.PrimaryEmail();
   audit_.Record({"password_login_succeeded", "", client, user.id,
-                 email != nullptr ? email->address : ""});
+                 email != nullptr ? email->address : "", ""});
   return session;
 }
 

@@ -9,8 +9,14 @@
 namespace passgate::server {
 
 PasswordChange::PasswordChange(storage::Store& store, const PasswordHasher& hasher,
-                               const Clock& clock, int min_length, AuditLog& audit)
-    : store_(store), hasher_(hasher), clock_(clock), min_length_(min_length), audit_(audit) {}
+                               const Clock& clock, int min_length, AuditLog& audit,
+                               bool revoke_other_sessions)
+    : store_(store),
+      hasher_(hasher),
+      clock_(clock),
+      min_length_(min_length),
+      audit_(audit),
+      revoke_other_sessions_(revoke_other_sessions) {}
 
 absl::Status PasswordChange::CheckRequest(std::string_view user_id,
                                           std::string_view password) const {
@@ -27,7 +33,7 @@ absl::StatusOr<bool> PasswordChange::Apply(const SessionClaims& caller, std::str
   absl::StatusOr<std::optional<storage::User>> user = store_.FindUser(user_id);
   if (!user.ok()) return ServerError("user lookup failed", user.status());
   const auto audit = [&](const char* type, const char* reason) {
-    AuditEvent event{type, reason, client, std::string(user_id), ""};
+    AuditEvent event{type, reason, client, std::string(user_id), "", ""};
     if (user->has_value()) {
       if (const storage::Email* email = (*user)->PrimaryEmail()) event.email = email->address;
     }
@@ -51,6 +57,12 @@ absl::StatusOr<bool> PasswordChange::Apply(const SessionClaims& caller, std::str
     return ServerError("storing password failed", created.status());
   }
   audit("password_set_succeeded", "");
+  if (revoke_other_sessions_) {
+    // Whoever knew the old password may hold a session: end all but the caller's own. The
+    // password is already changed, so a failure here is reported rather than hidden.
+    absl::StatusOr<std::size_t> revoked = store_.DeleteUserSessions(user_id, caller.session_id);
+    if (!revoked.ok()) return ServerError("revoking other sessions failed", revoked.status());
+  }
   return created;
 }
 

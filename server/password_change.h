@@ -15,12 +15,14 @@ namespace passgate::server {
 
 // PasswordChange is Hanko's PUT /password (reference §8) for a caller with a session:
 // 401 without a valid session, 400 for the body, 401 for an unknown user, 403 when the
-// session belongs to someone else; otherwise a new Argon2id hash is stored.
+// session belongs to someone else; otherwise a new Argon2id hash is stored and, when
+// revoke_other_sessions (password.revoke_sessions_on_change, default true), every other
+// session of the user ends: their tokens stop validating at once, the caller's stays.
 class PasswordChange {
  public:
   // REQUIRES: 1 <= min_length <= 72.
   PasswordChange(storage::Store& store, const PasswordHasher& hasher, const Clock& clock,
-                 int min_length, AuditLog& audit);
+                 int min_length, AuditLog& audit, bool revoke_other_sessions = true);
 
   // CheckRequest: Hanko's field texts, then "password must be at least N characters long"
   // (code points), then the 72-byte limit. kInvalidArgument.
@@ -39,6 +41,7 @@ class PasswordChange {
   const Clock& clock_;
   const int min_length_;
   AuditLog& audit_;
+  const bool revoke_other_sessions_;
 };
 
 }  // namespace passgate::server

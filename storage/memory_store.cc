@@ -21,6 +21,7 @@
 #include "absl/base/thread_annotations.h"
 #include "storage/records.h"
 #include "storage/store.h"
+#include "storage/user_page_sql.h"
 
 namespace passgate::storage {
 namespace {
@@ -135,6 +136,34 @@ class MemoryStore final : public Store {
     return users;
   }
 
+  absl::StatusOr<std::vector<UserListEntry>> ListUsersPage(const UserQuery& query) override {
+    if (absl::Status valid = CheckUserQuery(query); !valid.ok()) return valid;
+    std::lock_guard<std::mutex> lock(mu_);
+    // The offset applies after the cursor, as the SQL stores' OFFSET does.
+    std::size_t skipped = 0;
+    std::vector<UserListEntry> out;
+    for (const User* user : Matching(query)) {
+      if (query.after.has_value() && !Beyond(*user, *query.after, query.descending)) continue;
+      if (skipped < query.offset) {
+        ++skipped;
+        continue;
+      }
+      if (out.size() == query.limit) break;
+      UserListEntry entry{*user, std::nullopt};
+      if (query.with_passwords) {
+        if (auto it = passwords_.find(user->id); it != passwords_.end()) entry.password = it->second;
+      }
+      out.push_back(std::move(entry));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::size_t> CountUsers(const UserQuery& query) override {
+    if (absl::Status valid = CheckUserQuery(query); !valid.ok()) return valid;
+    std::lock_guard<std::mutex> lock(mu_);
+    return Matching(query).size();
+  }
+
   absl::StatusOr<bool> DeleteUser(std::string_view user_id) override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = users_.find(user_id);
@@ -172,6 +201,14 @@ class MemoryStore final : public Store {
     credential.created_at = now;
     credential.updated_at = now;
     passwords_.emplace(credential.user_id, std::move(credential));
+    return true;
+  }
+
+  absl::StatusOr<bool> DeletePassword(std::string_view user_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = passwords_.find(user_id);
+    if (it == passwords_.end()) return false;
+    passwords_.erase(it);
     return true;
   }
 
@@ -233,6 +270,14 @@ class MemoryStore final : public Store {
     return true;
   }
 
+  absl::StatusOr<std::size_t> DeleteUserSessions(std::string_view user_id,
+                                                 std::string_view keep_session_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::erase_if(sessions_, [&](const auto& entry) {
+      return entry.second.user_id == user_id && entry.first != keep_session_id;
+    });
+  }
+
   absl::Status AddKey(const StoredKey& key) override {
     std::lock_guard<std::mutex> lock(mu_);
     return AddKeyLocked(key);
@@ -265,6 +310,41 @@ class MemoryStore final : public Store {
     stored.activates_at = Truncate(key.activates_at);
     keys_.push_back(std::move(stored));
     return absl::OkStatus();
+  }
+
+  // Matching lists the users passing query's filters in listing order (created_at, id;
+  // reversed when descending).
+  std::vector<const User*> Matching(const UserQuery& query) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<const User*> users;
+    std::optional<std::string> email_owner;
+    if (query.email.has_value()) {
+      auto owner = email_owners_.find(EmailKey(*query.email));
+      if (owner == email_owners_.end()) return users;
+      email_owner = owner->second;
+    }
+    for (const auto& [id, user] : users_) {
+      if (email_owner.has_value() && id != *email_owner) continue;
+      if (!query.ids.empty() &&
+          std::find(query.ids.begin(), query.ids.end(), id) == query.ids.end()) {
+        continue;
+      }
+      users.push_back(&user);
+    }
+    std::sort(users.begin(), users.end(), [&](const User* a, const User* b) {
+      const bool before = a->created_at != b->created_at ? a->created_at < b->created_at
+                                                         : a->id < b->id;
+      const bool after = a->created_at != b->created_at ? a->created_at > b->created_at
+                                                        : a->id > b->id;
+      return query.descending ? after : before;
+    });
+    return users;
+  }
+
+  // Beyond: `user` comes strictly after `cursor` in the listing direction.
+  static bool Beyond(const User& user, const UserCursor& cursor, bool descending) {
+    const TimePoint at = Truncate(cursor.created_at);
+    if (user.created_at != at) return descending ? user.created_at < at : user.created_at > at;
+    return descending ? user.id < cursor.id : user.id > cursor.id;
   }
 
   std::vector<Session> SessionsOf(std::string_view user_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -205,25 +205,52 @@ int PostgresConnectionPool::Open() {
   return open_;
 }
 
+namespace {
+
+// WireParams holds libpq's parallel arrays for a parameter list (views into `params`).
+struct WireParams {
+  explicit WireParams(const std::vector<PgParam>& params) {
+    values.reserve(params.size());
+    lengths.reserve(params.size());
+    formats.reserve(params.size());
+    for (const PgParam& param : params) {
+      values.push_back(param.value ? param.value->data() : nullptr);
+      lengths.push_back(param.value ? static_cast<int>(param.value->size()) : 0);
+      formats.push_back(param.binary ? 1 : 0);
+    }
+  }
+  int size() const { return static_cast<int>(values.size()); }
+
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+};
+
+}  // namespace
+
 absl::StatusOr<PgResult> PostgresConnectionPool::Execute(PGconn* conn, absl::string_view operation,
                                                          const char* statement,
                                                          const std::vector<PgParam>& params,
                                                          std::chrono::milliseconds timeout) {
-  std::vector<const char*> values;
-  std::vector<int> lengths;
-  std::vector<int> formats;
-  values.reserve(params.size());
-  lengths.reserve(params.size());
-  formats.reserve(params.size());
-  for (const PgParam& param : params) {
-    values.push_back(param.value ? param.value->data() : nullptr);
-    lengths.push_back(param.value ? static_cast<int>(param.value->size()) : 0);
-    formats.push_back(param.binary ? 1 : 0);
-  }
+  const WireParams wire(params);
   // Asynchronous send and a bounded wait instead of PQexecPrepared, which would wait for ever
   // on a server that stopped answering.
-  if (PQsendQueryPrepared(conn, statement, static_cast<int>(params.size()), values.data(),
-                          lengths.data(), formats.data(), /*resultFormat=*/0) != 1) {
+  if (PQsendQueryPrepared(conn, statement, wire.size(), wire.values.data(), wire.lengths.data(),
+                          wire.formats.data(), /*resultFormat=*/0) != 1) {
+    return StatusFromPostgres(operation, conn, nullptr);
+  }
+  return AwaitResult(conn, operation, timeout);
+}
+
+absl::StatusOr<PgResult> PostgresConnectionPool::ExecuteQuery(PGconn* conn,
+                                                              absl::string_view operation,
+                                                              const char* sql,
+                                                              const std::vector<PgParam>& params,
+                                                              std::chrono::milliseconds timeout) {
+  const WireParams wire(params);
+  // No parameter types: PostgreSQL infers each from its use (a column, LIMIT, OFFSET).
+  if (PQsendQueryParams(conn, sql, wire.size(), /*paramTypes=*/nullptr, wire.values.data(),
+                        wire.lengths.data(), wire.formats.data(), /*resultFormat=*/0) != 1) {
     return StatusFromPostgres(operation, conn, nullptr);
   }
   return AwaitResult(conn, operation, timeout);

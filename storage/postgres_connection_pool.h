@@ -106,6 +106,12 @@ class PostgresConnectionPool {
                                           const char* statement,
                                           const std::vector<PgParam>& params,
                                           std::chrono::milliseconds timeout);
+  // ExecuteQuery runs one parameterized statement that is not prepared (SQL whose shape
+  // varies per call, built from fixed fragments), waiting at most `timeout` like Execute.
+  static absl::StatusOr<PgResult> ExecuteQuery(PGconn* conn, absl::string_view operation,
+                                               const char* sql,
+                                               const std::vector<PgParam>& params,
+                                               std::chrono::milliseconds timeout);
   // ExecuteSql runs literal SQL (no parameters; several statements allowed), waiting at most
   // `timeout` (default: a day, for migrations) like Execute.
   static absl::StatusOr<PgResult> ExecuteSql(

@@ -68,6 +68,10 @@ CREATE TABLE jwks (
   seq          bigint GENERATED ALWAYS AS IDENTITY UNIQUE
 );
 )sql"},
+    // Admin listings and exports page through users in (created_at, id) order by keyset.
+    {2, R"sql(
+CREATE INDEX users_by_created ON users (created_at, id);
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == kPostgresSchemaVersion,

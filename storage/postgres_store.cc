@@ -26,6 +26,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -35,6 +36,7 @@
 #include "storage/postgres_schema.h"
 #include "storage/records.h"
 #include "storage/store.h"
+#include "storage/user_page_sql.h"
 
 namespace passgate::storage {
 namespace {
@@ -80,6 +82,7 @@ const std::vector<PreparedStatement>& Statements() {
        "VALUES ($1, $2, $3, $3) ON CONFLICT (user_id) DO UPDATE "
        "SET hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at RETURNING (xmax = 0)",
        {kTextOid, kTextOid, kInt8Oid}},
+      {"delete_password", "DELETE FROM password_credentials WHERE user_id = $1", {kTextOid}},
       {"compare_and_swap_password",
        "UPDATE password_credentials SET hash = $1, updated_at = $2 "
        "WHERE user_id = $3 AND hash = $4",
@@ -103,6 +106,8 @@ const std::vector<PreparedStatement>& Statements() {
        "WHERE user_id = $1 ORDER BY created_at DESC, seq DESC",
        {kTextOid}},
       {"delete_session", "DELETE FROM sessions WHERE id = $1", {kTextOid}},
+      {"delete_user_sessions", "DELETE FROM sessions WHERE user_id = $1 AND id <> $2",
+       {kTextOid, kTextOid}},
       {"insert_key",
        "INSERT INTO jwks(id, algorithm, ciphertext, created_at, activates_at) "
        "VALUES ($1, $2, $3, $4, $5)",
@@ -206,6 +211,17 @@ class Transaction {
     ++statements_;
     return PostgresConnectionPool::Execute(conn_, operation_, statement, params, timeout_);
   }
+  absl::StatusOr<PgResult> Query(const UserPageSql& built) {
+    ++statements_;
+    Params params;
+    params.reserve(built.params.size());
+    for (const UserPageSql::Value& value : built.params) {
+      params.push_back(std::holds_alternative<int64_t>(value) ? Int(std::get<int64_t>(value))
+                                                              : Text(std::get<std::string>(value)));
+    }
+    return PostgresConnectionPool::ExecuteQuery(conn_, operation_, built.sql.c_str(), params,
+                                                timeout_);
+  }
   absl::Status Sql(const char* sql) {
     ++statements_;
     return PostgresConnectionPool::ExecuteSql(conn_, operation_, sql, timeout_).status();
@@ -285,6 +301,40 @@ class PostgresStore final : public Store {
     });
   }
 
+  absl::StatusOr<std::vector<UserListEntry>> ListUsersPage(const UserQuery& query) override {
+    if (absl::Status valid = CheckUserQuery(query); !valid.ok()) return valid;
+    const UserPageSql built = BuildUserPageSql(query, SqlDialect::kPostgres);
+    return Run("ListUsersPage", [&](Transaction& tx) -> absl::StatusOr<std::vector<UserListEntry>> {
+      absl::StatusOr<PgResult> result = tx.Query(built);
+      if (!result.ok()) return result.status();
+      const PGresult* rows = result->get();
+      std::vector<UserListEntry> entries;
+      for (User& user : UsersFromRows(rows)) entries.push_back(UserListEntry{std::move(user), {}});
+      // Rows are grouped by user: the first row of each group carries its password columns.
+      std::size_t next = 0;
+      for (int i = 0; i < PQntuples(rows) && next < entries.size(); ++i) {
+        const Row row(rows, i);
+        if (row.Text(0) != entries[next].user.id) continue;
+        if (!row.IsNull(7)) {
+          entries[next].password =
+              PasswordCredential{row.Text(0), row.Text(7), row.Time(8), row.Time(9)};
+        }
+        ++next;
+      }
+      return entries;
+    });
+  }
+
+  absl::StatusOr<std::size_t> CountUsers(const UserQuery& query) override {
+    if (absl::Status valid = CheckUserQuery(query); !valid.ok()) return valid;
+    const UserPageSql built = BuildUserCountSql(query, SqlDialect::kPostgres);
+    return Run("CountUsers", [&](Transaction& tx) -> absl::StatusOr<std::size_t> {
+      absl::StatusOr<PgResult> result = tx.Query(built);
+      if (!result.ok()) return result.status();
+      return static_cast<std::size_t>(Row(result->get(), 0).Int(0));
+    });
+  }
+
   absl::StatusOr<bool> DeleteUser(std::string_view user_id) override {
     // One statement is atomic; ON DELETE CASCADE removes emails, password and sessions.
     return Run("DeleteUser", [&](Transaction& tx) -> absl::StatusOr<bool> {
@@ -315,6 +365,14 @@ class PostgresStore final : public Store {
           tx.Run("upsert_password", {Text(user_id), Text(hash), Time(now)});
       if (!result.ok()) return result.status();
       return Row(result->get(), 0).Bool(0);
+    });
+  }
+
+  absl::StatusOr<bool> DeletePassword(std::string_view user_id) override {
+    return Run("DeletePassword", [&](Transaction& tx) -> absl::StatusOr<bool> {
+      absl::StatusOr<PgResult> result = tx.Run("delete_password", {Text(user_id)});
+      if (!result.ok()) return result.status();
+      return AffectedRows(result->get()) > 0;
     });
   }
 
@@ -382,6 +440,16 @@ class PostgresStore final : public Store {
       absl::StatusOr<PgResult> result = tx.Run("delete_session", {Text(session_id)});
       if (!result.ok()) return result.status();
       return AffectedRows(result->get()) > 0;
+    });
+  }
+
+  absl::StatusOr<std::size_t> DeleteUserSessions(std::string_view user_id,
+                                                 std::string_view keep_session_id) override {
+    return Run("DeleteUserSessions", [&](Transaction& tx) -> absl::StatusOr<std::size_t> {
+      absl::StatusOr<PgResult> result =
+          tx.Run("delete_user_sessions", {Text(user_id), Text(keep_session_id)});
+      if (!result.ok()) return result.status();
+      return static_cast<std::size_t>(AffectedRows(result->get()));
     });
   }
 

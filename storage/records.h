@@ -2,6 +2,7 @@
 #define PASSGATE_STORAGE_RECORDS_H_
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,31 @@ struct Session {
   TimePoint expires_at;
   std::string ip;
   std::string user_agent;
+};
+
+// UserCursor names a position in the user listing order (created_at, then id): a page that
+// starts `after` a cursor holds only users strictly beyond it in the listing's direction.
+struct UserCursor {
+  TimePoint created_at;
+  std::string id;
+};
+
+// UserQuery selects a page of users for Store::ListUsersPage / Store::CountUsers.
+struct UserQuery {
+  // Filters; both empty = every user. `email` matches any of a user's addresses, ASCII
+  // case-insensitively (as the unique index compares them). `ids` keeps only those users.
+  std::optional<std::string> email;
+  std::vector<std::string> ids;
+  bool descending = false;  // newest first (Hanko's admin default) instead of oldest first
+  std::optional<UserCursor> after;  // keyset paging (gRPC page tokens, streaming export)
+  std::size_t offset = 0;           // rows skipped after `after` (Hanko's page/per_page)
+  std::size_t limit = 100;          // REQUIRES: >= 1
+  bool with_passwords = false;      // fill UserListEntry::password
+};
+
+struct UserListEntry {
+  User user;
+  std::optional<PasswordCredential> password;  // only when UserQuery::with_passwords
 };
 
 // A signing key as stored: the private key is only ever kept encrypted (AEAD) at rest.

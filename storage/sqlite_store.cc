@@ -37,6 +37,7 @@
 #include <thread>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "SQLiteCpp/Database.h"
@@ -51,6 +52,7 @@
 #include "absl/strings/string_view.h"
 #include "storage/records.h"
 #include "storage/store.h"
+#include "storage/user_page_sql.h"
 
 namespace passgate::storage {
 namespace {
@@ -111,6 +113,10 @@ CREATE TABLE jwks (
     {2, R"sql(
 ALTER TABLE jwks ADD COLUMN activates_at INTEGER NOT NULL DEFAULT 0;
 UPDATE jwks SET activates_at = created_at;
+)sql"},
+    // Admin listings and exports page through users in (created_at, id) order by keyset.
+    {3, R"sql(
+CREATE INDEX users_by_created ON users(created_at, id);
 )sql"},
 };
 
@@ -441,6 +447,48 @@ class SqliteStore final : public Store {
     });
   }
 
+  absl::StatusOr<std::vector<UserListEntry>> ListUsersPage(const UserQuery& query) override {
+    if (absl::Status valid = CheckUserQuery(query); !valid.ok()) return valid;
+    return Guarded("ListUsersPage", [&]() -> absl::StatusOr<std::vector<UserListEntry>> {
+      // Filters vary per call, so this statement is prepared each time (admin and export
+      // pages, not the login path).
+      const UserPageSql built = BuildUserPageSql(query, SqlDialect::kSqlite);
+      SQLite::Statement statement(*db_, built.sql);
+      ScopedStatement page(statement);
+      BindUserPageSql(page, built);
+      std::vector<UserListEntry> entries;
+      while (page->executeStep()) {
+        const std::string id = page->getColumn(0).getString();
+        if (entries.empty() || entries.back().user.id != id) {
+          UserListEntry entry;
+          entry.user = UserFromRow(page);
+          if (!page->getColumn(7).isNull()) {
+            entry.password = PasswordCredential{id, page->getColumn(7).getString(),
+                                                FromMicros(page->getColumn(8).getInt64()),
+                                                FromMicros(page->getColumn(9).getInt64())};
+          }
+          entries.push_back(std::move(entry));
+        }
+        if (!page->getColumn(4).isNull()) {
+          entries.back().user.emails.push_back(EmailFromRow(page, 4));
+        }
+      }
+      return entries;
+    });
+  }
+
+  absl::StatusOr<std::size_t> CountUsers(const UserQuery& query) override {
+    if (absl::Status valid = CheckUserQuery(query); !valid.ok()) return valid;
+    return Guarded("CountUsers", [&]() -> absl::StatusOr<std::size_t> {
+      const UserPageSql built = BuildUserCountSql(query, SqlDialect::kSqlite);
+      SQLite::Statement statement(*db_, built.sql);
+      ScopedStatement count(statement);
+      BindUserPageSql(count, built);
+      count->executeStep();
+      return static_cast<std::size_t>(count->getColumn(0).getInt64());
+    });
+  }
+
   absl::StatusOr<bool> DeleteUser(std::string_view user_id) override {
     return Guarded("DeleteUser", [&]() -> absl::StatusOr<bool> {
       // A single statement is atomic; ON DELETE CASCADE removes emails, password and sessions.
@@ -488,6 +536,14 @@ class SqliteStore final : public Store {
       }
       transaction.commit();
       return created;
+    });
+  }
+
+  absl::StatusOr<bool> DeletePassword(std::string_view user_id) override {
+    return Guarded("DeletePassword", [&]() -> absl::StatusOr<bool> {
+      ScopedStatement remove(delete_password_);
+      BindText(remove, 1, user_id);
+      return remove->exec() > 0;
     });
   }
 
@@ -566,6 +622,16 @@ class SqliteStore final : public Store {
     });
   }
 
+  absl::StatusOr<std::size_t> DeleteUserSessions(std::string_view user_id,
+                                                 std::string_view keep_session_id) override {
+    return Guarded("DeleteUserSessions", [&]() -> absl::StatusOr<std::size_t> {
+      ScopedStatement remove(delete_user_sessions_);
+      BindText(remove, 1, user_id);
+      BindText(remove, 2, keep_session_id);
+      return static_cast<std::size_t>(remove->exec());
+    });
+  }
+
   absl::Status AddKey(const StoredKey& key) override {
     if (absl::Status fits = CheckKeySize(key); !fits.ok()) return fits;
     return Guarded("AddKey", [&]() -> absl::Status {
@@ -638,6 +704,7 @@ class SqliteStore final : public Store {
         update_password_(*db_,
                          "UPDATE password_credentials SET hash = ?, updated_at = ? "
                          "WHERE user_id = ?"),
+        delete_password_(*db_, "DELETE FROM password_credentials WHERE user_id = ?"),
         compare_and_swap_password_(*db_,
                                    "UPDATE password_credentials SET hash = ?, updated_at = ? "
                                    "WHERE user_id = ? AND hash = ?"),
@@ -657,6 +724,7 @@ class SqliteStore final : public Store {
                               "SELECT id, user_id, created_at, expires_at, ip, user_agent "
                               "FROM sessions WHERE user_id = ? ORDER BY created_at DESC, rowid DESC"),
         delete_session_(*db_, "DELETE FROM sessions WHERE id = ?"),
+        delete_user_sessions_(*db_, "DELETE FROM sessions WHERE user_id = ? AND id <> ?"),
         insert_key_(*db_,
                     "INSERT INTO jwks(id, algorithm, ciphertext, created_at, activates_at, seq) "
                     "SELECT ?, ?, ?, ?, ?, COALESCE(MAX(seq), 0) + 1 FROM jwks"),
@@ -732,6 +800,18 @@ class SqliteStore final : public Store {
     }
   }
 
+  // BindUserPageSql binds the values of a built user-page statement in order.
+  static void BindUserPageSql(ScopedStatement& statement, const UserPageSql& built) {
+    for (std::size_t i = 0; i < built.params.size(); ++i) {
+      const int index = static_cast<int>(i + 1);
+      if (const auto* text = std::get_if<std::string>(&built.params[i])) {
+        BindText(statement, index, *text);
+      } else {
+        statement->bind(index, std::get<int64_t>(built.params[i]));
+      }
+    }
+  }
+
   static User UserFromRow(ScopedStatement& row) {
     User user;
     user.id = row->getColumn(0).getString();
@@ -775,6 +855,7 @@ class SqliteStore final : public Store {
   SQLite::Statement delete_user_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement select_password_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement update_password_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement delete_password_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement compare_and_swap_password_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement insert_session_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement delete_expired_sessions_ ABSL_GUARDED_BY(mu_);
@@ -782,6 +863,7 @@ class SqliteStore final : public Store {
   SQLite::Statement select_session_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement select_user_sessions_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement delete_session_ ABSL_GUARDED_BY(mu_);
+  SQLite::Statement delete_user_sessions_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement insert_key_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement count_keys_ ABSL_GUARDED_BY(mu_);
   bool bulk_cache_ ABSL_GUARDED_BY(mu_) = false;  // kBulkCacheSizeSql applied

@@ -33,7 +33,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& opti
 absl::StatusOr<int> MigrateSqlite(const std::string& path);
 
 // kSqliteSchemaVersion is the schema version this binary writes.
-inline constexpr int kSqliteSchemaVersion = 2;
+inline constexpr int kSqliteSchemaVersion = 3;
 
 }  // namespace passgate::storage
 

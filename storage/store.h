@@ -47,8 +47,20 @@ class Store : public KeyStore {
   // FindUser returns the user with its emails (primary first), or nullopt.
   virtual absl::StatusOr<std::optional<User>> FindUser(std::string_view user_id) = 0;
 
-  // ListUsers returns every user with emails, ordered by created_at then id.
+  // ListUsers returns every user with emails, ordered by created_at then id. For small
+  // stores and tests; admin listings and exports page with ListUsersPage.
   virtual absl::StatusOr<std::vector<User>> ListUsers() = 0;
+
+  // ListUsersPage returns at most query.limit users (with emails, and passwords when asked)
+  // matching the query's filters, in (created_at, id) order (descending if asked), starting
+  // after query.after and skipping query.offset rows. One consistent snapshot per call; the
+  // cost is proportional to the page (plus the offset), not to the number of users.
+  // kInvalidArgument when limit is 0.
+  virtual absl::StatusOr<std::vector<UserListEntry>> ListUsersPage(const UserQuery& query) = 0;
+
+  // CountUsers counts the users matching query's filters (email, ids); paging fields are
+  // ignored.
+  virtual absl::StatusOr<std::size_t> CountUsers(const UserQuery& query) = 0;
 
   // DeleteUser removes the user and everything that belongs to it (emails, password,
   // sessions). Returns false when there was no such user.
@@ -63,6 +75,10 @@ class Store : public KeyStore {
   // user does not exist.
   virtual absl::StatusOr<bool> SetPassword(std::string_view user_id, std::string_view hash,
                                            TimePoint now) = 0;
+
+  // DeletePassword removes the user's password credential. Returns false when there was none
+  // (or no such user).
+  virtual absl::StatusOr<bool> DeletePassword(std::string_view user_id) = 0;
 
   // ReplacePasswordIfUnchanged stores `new_hash` only if the stored hash still equals
   // `expected_hash` (a compare-and-swap, so a rehash after login never overwrites a password
@@ -87,6 +103,11 @@ class Store : public KeyStore {
 
   // DeleteSession removes one session. Returns false when there was none.
   virtual absl::StatusOr<bool> DeleteSession(std::string_view session_id) = 0;
+
+  // DeleteUserSessions removes every session of the user except `keep_session_id` (empty:
+  // all of them) in one statement, and returns how many it removed (0 for an unknown user).
+  virtual absl::StatusOr<std::size_t> DeleteUserSessions(std::string_view user_id,
+                                                         std::string_view keep_session_id) = 0;
 };
 
 }  // namespace passgate::storage

@@ -5,6 +5,8 @@
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "absl/strings/str_cat.h"
+#include "storage/sqlite_store.h"
 #include "tests/integration/passgate_process.h"
 
 namespace passgate::testing {
@@ -89,7 +91,9 @@ TEST_F(CliTest, MigrateReportsTheSchemaVersionAndIsIdempotent) {
   for (int i = 0; i < 2; ++i) {
     const CommandResult result = Run({"migrate"});
     EXPECT_EQ(result.exit_code, 0) << result.err;
-    EXPECT_NE(result.out.find("schema version 2"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find(absl::StrCat("schema version ", storage::kSqliteSchemaVersion)),
+              std::string::npos)
+        << result.out;
   }
 }
 

@@ -10,7 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "storage/postgres_schema.h"
 #include "tests/integration/grpc_fixture.h"
 #include "tests/integration/http_client.h"
 #include "tests/scaleout/test_servers.h"
@@ -227,7 +229,8 @@ TEST(PostgresCliTest, OperatorCommandsWorkOnPostgres) {
   for (int run = 0; run < 2; ++run) {  // idempotent
     const CommandResult migrated = RunPassgate({"migrate", "--config", config});
     ASSERT_EQ(migrated.exit_code, 0) << migrated.err;
-    EXPECT_EQ(migrated.out, "postgres database at schema version 1\n");
+    EXPECT_EQ(migrated.out, absl::StrCat("postgres database at schema version ",
+                                         storage::kPostgresSchemaVersion, "\n"));
   }
   const CommandResult created = RunPassgate(
       {"user", "create", "--email", "ops@example.com", "--password-stdin", "--config", config},

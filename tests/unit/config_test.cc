@@ -332,12 +332,64 @@ service:
   EXPECT_THAT(
       c.ignored_keys,
       ElementsAre("webauthn", "passcode", "database.database", "database.user",
-                  "database.host", "database.port", "session.cookie.retention",
-                  "server.admin", "service"));
+                  "database.host", "database.port", "session.cookie.retention", "service"));
+  // Hanko's unauthenticated admin address loads, but without credentials opens nothing.
+  EXPECT_EQ(c.admin.address, ":8001");
+  EXPECT_TRUE(c.admin.enabled());
+  EXPECT_TRUE(c.admin.tokens.empty());
   EXPECT_TRUE(c.audit_log.console_enabled);
   EXPECT_FALSE(c.rate_limiter.enabled);
   EXPECT_EQ(c.rate_limiter.password_limits.tokens, 5);
   EXPECT_EQ(c.rate_limiter.password_limits.interval, seconds(60));
+}
+
+TEST(ParseConfigTest, AdminSectionIsOffByDefault) {
+  const absl::StatusOr<Config> config = ParseConfig(kSecretsBlock, MapEnv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->admin.enabled());
+  EXPECT_TRUE(config->password.revoke_sessions_on_change);
+}
+
+TEST(ParseConfigTest, AdminTokensNameTheirCallersAndTheEnvironmentAddsOne) {
+  const std::string yaml = std::string(kSecretsBlock) +
+                           "server:\n  admin:\n    address: 127.0.0.1:8001\n"
+                           "    grpc_address: 127.0.0.1:50052\n    auth:\n      tokens:\n"
+                           "        signup: 0123456789abcdef0123456789abcdef\n"
+                           "password:\n  revoke_sessions_on_change: false\n";
+  const absl::StatusOr<Config> config =
+      ParseConfig(yaml, MapEnv({{"PASSGATE_ADMIN_TOKEN", "fedcba9876543210fedcba9876543210"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->admin.grpc_address, "127.0.0.1:50052");
+  ASSERT_EQ(config->admin.tokens.size(), 2u);
+  EXPECT_EQ(config->admin.tokens[0].first, "signup");
+  EXPECT_EQ(config->admin.tokens[1].first, "env");
+  EXPECT_FALSE(config->password.revoke_sessions_on_change);
+}
+
+TEST(ParseConfigTest, AdminMisconfigurationsNameTheKeyAndNeverEchoATokens) {
+  struct Case {
+    std::string yaml;
+    std::string key;
+  };
+  const std::string admin = std::string(kSecretsBlock) + "server:\n  admin:\n";
+  const Case cases[] = {
+      {admin + "    address: nonsense\n", "server.admin.address"},
+      {admin + "    grpc_address: 1.2.3.4\n", "server.admin.grpc_address"},
+      {admin + "    auth:\n      tokens:\n        short: s3cr3t-but-short\n",
+       "server.admin.auth.tokens.short"},
+      {admin + "    auth:\n      tokens: [a, b]\n", "server.admin.auth.tokens"},
+      {admin + "    auth:\n      tokens:\n        \"has space\": 0123456789abcdef0123456789abcdef\n",
+       "server.admin.auth.tokens"},
+      {admin + "    tls:\n      client_ca_file: ca.pem\n", "server.admin.tls.client_ca_file"},
+      {admin + "    tls:\n      cert_file: c.pem\n", "server.admin.tls"},
+  };
+  for (const Case& c : cases) {
+    const absl::StatusOr<Config> config = ParseConfig(c.yaml, MapEnv());
+    ASSERT_FALSE(config.ok()) << c.yaml;
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(config.status().message()), StartsWith(c.key)) << c.yaml;
+    EXPECT_THAT(std::string(config.status().message()), Not(HasSubstr("s3cr3t")));
+  }
 }
 
 TEST(ParseConfigTest, MinLengthWinsWhenBothNamesAgree) {

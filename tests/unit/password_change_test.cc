@@ -1,9 +1,11 @@
 #include "server/password_change.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "server/session_tokens.h"
@@ -191,6 +193,59 @@ TEST_F(PasswordChangeTest, NewPasswordIsUsedNextTime) {
   ASSERT_TRUE(stored.has_value());
   EXPECT_TRUE(hasher_.Verify("verybadpassword", stored->hash));
   EXPECT_FALSE(hasher_.Verify("SuperSecure", stored->hash));
+}
+
+// AddSession stores a live session of `user_id`.
+void AddSession(storage::Store& store, const std::string& session_id, const std::string& user_id,
+                TimePoint now) {
+  storage::Session session;
+  session.id = session_id;
+  session.user_id = user_id;
+  session.created_at = now;
+  session.expires_at = now + seconds(3600);
+  ASSERT_TRUE(store.CreateSession(session, 10, now).ok());
+}
+
+std::vector<std::string> SessionIds(storage::Store& store, const std::string& user_id) {
+  std::vector<std::string> ids;
+  absl::StatusOr<std::vector<storage::Session>> sessions = store.ListSessions(user_id);
+  EXPECT_TRUE(sessions.ok()) << sessions.status();
+  if (sessions.ok()) {
+    for (const storage::Session& session : *sessions) ids.push_back(session.id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+TEST_F(PasswordChangeTest, ChangeEndsEveryOtherSessionOfTheUserButKeepsTheCallers) {
+  const SessionClaims caller = Caller(kJohnId);
+  AddSession(*store_, caller.session_id, kJohnId, clock_.Now());
+  AddSession(*store_, "11111111-1111-4111-8111-111111111111", kJohnId, clock_.Now());
+  AddSession(*store_, "22222222-2222-4222-8222-222222222222", kJohnId, clock_.Now());
+  AddSession(*store_, "33333333-3333-4333-8333-333333333333", kNoPasswordId, clock_.Now());
+
+  ASSERT_TRUE(change_.Apply(caller, kJohnId, "verybadpassword").ok());
+  EXPECT_EQ(SessionIds(*store_, kJohnId), std::vector<std::string>{caller.session_id});
+  EXPECT_EQ(SessionIds(*store_, kNoPasswordId),
+            std::vector<std::string>{"33333333-3333-4333-8333-333333333333"})
+      << "other users' sessions stay";
+}
+
+TEST_F(PasswordChangeTest, RevocationCanBeTurnedOff) {
+  PasswordChange keep{*store_, hasher_, clock_, /*min_length=*/8, audit_,
+                      /*revoke_other_sessions=*/false};
+  const SessionClaims caller = Caller(kJohnId);
+  AddSession(*store_, caller.session_id, kJohnId, clock_.Now());
+  AddSession(*store_, "11111111-1111-4111-8111-111111111111", kJohnId, clock_.Now());
+
+  ASSERT_TRUE(keep.Apply(caller, kJohnId, "verybadpassword").ok());
+  EXPECT_EQ(SessionIds(*store_, kJohnId).size(), 2u);
+}
+
+TEST_F(PasswordChangeTest, RefusedChangeEndsNoSession) {
+  AddSession(*store_, "11111111-1111-4111-8111-111111111111", kJohnId, clock_.Now());
+  ASSERT_FALSE(change_.Apply(Caller(kNoPasswordId), kJohnId, "verybadpassword").ok());
+  EXPECT_EQ(SessionIds(*store_, kJohnId).size(), 1u);
 }
 
 }  // namespace

@@ -29,10 +29,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/memory_store.h"
+#include "storage/postgres_schema.h"
 #include "storage/postgres_store.h"
 #include "storage/records.h"
 #include "storage/sqlite_store.h"
 #include "storage/store.h"
+#include "storage/user_page_sql.h"
 #include "tests/scaleout/test_servers.h"
 
 namespace passgate::storage {
@@ -126,6 +128,12 @@ std::vector<std::string> Ids(const std::vector<StoredKey>& keys) {
 std::vector<std::string> Ids(const std::vector<User>& users) {
   std::vector<std::string> ids;
   for (const User& user : users) ids.push_back(user.id);
+  return ids;
+}
+
+std::vector<std::string> Ids(const std::vector<UserListEntry>& page) {
+  std::vector<std::string> ids;
+  for (const UserListEntry& entry : page) ids.push_back(entry.user.id);
   return ids;
 }
 
@@ -638,6 +646,144 @@ TEST_P(StoreContractTest, ListUsersIsOrderedByCreatedAtThenIdWithEmails) {
                                            Email{"z@example.com", false, false}));
 }
 
+// AddPagingUsers: ids 1..5 created at 20, 10, 20, 30, 10 (ties broken by id).
+// Listing order: 2, 5, 1, 3, 4.
+void AddPagingUsers(Store& store) {
+  const int64_t created[] = {20, 10, 20, 30, 10};
+  for (int n = 1; n <= 5; ++n) {
+    ASSERT_TRUE(store
+                    .CreateUser(MakeUser(Uuid(n),
+                                         {{absl::StrCat("b", n, "@example.com"), false, false},
+                                          {absl::StrCat("A", n, "@example.com"), true, true}},
+                                         created[n - 1]),
+                                n % 2 == 1 ? std::optional(MakePassword(Uuid(n), "$argon2id$h", 40))
+                                           : std::nullopt)
+                    .ok());
+  }
+}
+
+TEST_P(StoreContractTest, ListUsersPageWalksTheListingByKeysetBothWays) {
+  AddPagingUsers(*store_);
+  UserQuery query;
+  query.limit = 2;
+  std::vector<std::string> seen;
+  for (;;) {
+    const std::vector<UserListEntry> page = Value(store_->ListUsersPage(query));
+    if (page.empty()) break;
+    ASSERT_LE(page.size(), 2u);
+    for (const UserListEntry& entry : page) seen.push_back(entry.user.id);
+    query.after = UserCursor{page.back().user.created_at, page.back().user.id};
+  }
+  EXPECT_THAT(seen, ElementsAre(Uuid(2), Uuid(5), Uuid(1), Uuid(3), Uuid(4)));
+
+  query = UserQuery{};
+  query.descending = true;
+  query.limit = 3;
+  EXPECT_THAT(Ids(Value(store_->ListUsersPage(query))), ElementsAre(Uuid(4), Uuid(3), Uuid(1)));
+  query.after = UserCursor{At(20), Uuid(1)};
+  EXPECT_THAT(Ids(Value(store_->ListUsersPage(query))), ElementsAre(Uuid(5), Uuid(2)));
+}
+
+TEST_P(StoreContractTest, ListUsersPageCarriesEmailsAndPasswordsOnlyWhenAsked) {
+  AddPagingUsers(*store_);
+  UserQuery query;
+  query.limit = 10;
+  std::vector<UserListEntry> page = Value(store_->ListUsersPage(query));
+  ASSERT_EQ(page.size(), 5u);
+  for (const UserListEntry& entry : page) {
+    EXPECT_FALSE(entry.password.has_value()) << entry.user.id;
+    ASSERT_EQ(entry.user.emails.size(), 2u);
+    EXPECT_TRUE(entry.user.emails[0].is_primary);  // primary first, as FindUser
+  }
+  EXPECT_EQ(page[2].user.emails[0].address, "A1@example.com");
+  EXPECT_EQ(page[2].user.created_at, At(20));
+
+  query.with_passwords = true;
+  page = Value(store_->ListUsersPage(query));
+  ASSERT_EQ(page.size(), 5u);
+  for (const UserListEntry& entry : page) {
+    const bool has = entry.user.id == Uuid(1) || entry.user.id == Uuid(3) ||
+                     entry.user.id == Uuid(5);
+    ASSERT_EQ(entry.password.has_value(), has) << entry.user.id;
+    if (has) {
+      EXPECT_EQ(entry.password->hash, "$argon2id$h");
+      EXPECT_EQ(entry.password->user_id, entry.user.id);
+      EXPECT_EQ(entry.password->created_at, At(40));
+    }
+  }
+}
+
+TEST_P(StoreContractTest, ListUsersPageFiltersOffsetsAndCounts) {
+  AddPagingUsers(*store_);
+  UserQuery query;
+  query.offset = 3;
+  EXPECT_THAT(Ids(Value(store_->ListUsersPage(query))), ElementsAre(Uuid(3), Uuid(4)));
+  EXPECT_EQ(Value(store_->CountUsers(query)), 5u);  // paging fields do not count
+
+  query = UserQuery{};
+  query.email = "b3@EXAMPLE.com";  // any of the user's addresses, ASCII case folded
+  EXPECT_THAT(Ids(Value(store_->ListUsersPage(query))), ElementsAre(Uuid(3)));
+  EXPECT_EQ(Value(store_->CountUsers(query)), 1u);
+  query.email = "nobody@example.com";
+  EXPECT_THAT(Value(store_->ListUsersPage(query)), IsEmpty());
+  EXPECT_EQ(Value(store_->CountUsers(query)), 0u);
+
+  query = UserQuery{};
+  query.ids = {Uuid(4), Uuid(1), Uuid(9)};
+  EXPECT_THAT(Ids(Value(store_->ListUsersPage(query))), ElementsAre(Uuid(1), Uuid(4)));
+  EXPECT_EQ(Value(store_->CountUsers(query)), 2u);
+  query.email = "a4@example.com";  // both filters must hold
+  EXPECT_THAT(Ids(Value(store_->ListUsersPage(query))), ElementsAre(Uuid(4)));
+  query.email = "a2@example.com";
+  EXPECT_THAT(Value(store_->ListUsersPage(query)), IsEmpty());
+}
+
+TEST_P(StoreContractTest, ListUsersPageRejectsBadLimitsAndTreatsValuesAsData) {
+  AddPagingUsers(*store_);
+  UserQuery query;
+  query.limit = 0;
+  EXPECT_EQ(store_->ListUsersPage(query).status().code(), absl::StatusCode::kInvalidArgument);
+  query.limit = kMaxUserPageSize + 1;
+  EXPECT_EQ(store_->ListUsersPage(query).status().code(), absl::StatusCode::kInvalidArgument);
+  query.limit = 10;
+  query.ids.assign(kMaxUserQueryIds + 1, Uuid(1));
+  EXPECT_EQ(store_->CountUsers(query).status().code(), absl::StatusCode::kInvalidArgument);
+  // Filter values are bound, never spliced into SQL.
+  query = UserQuery{};
+  query.email = "x' OR '1'='1";
+  query.ids = {"' OR 1=1 --"};
+  EXPECT_THAT(Value(store_->ListUsersPage(query)), IsEmpty());
+  EXPECT_EQ(Value(store_->CountUsers(query)), 0u);
+}
+
+TEST_P(StoreContractTest, DeletePasswordReportsWhetherThereWasOne) {
+  ASSERT_TRUE(store_->CreateUser(MakeUser(Uuid(1), {}, 0), MakePassword(Uuid(1), "$argon2id$a", 0))
+                  .ok());
+  AddUser(Uuid(2));
+  EXPECT_TRUE(Value(store_->DeletePassword(Uuid(1))));
+  EXPECT_FALSE(Value(store_->FindPassword(Uuid(1))).has_value());
+  EXPECT_FALSE(Value(store_->DeletePassword(Uuid(1))));
+  EXPECT_FALSE(Value(store_->DeletePassword(Uuid(2))));  // never had one
+  EXPECT_FALSE(Value(store_->DeletePassword(Uuid(9))));  // no such user
+  EXPECT_TRUE(Value(store_->FindUser(Uuid(1))).has_value()) << "the user stays";
+}
+
+TEST_P(StoreContractTest, DeleteUserSessionsKeepsOnlyTheNamedOne) {
+  AddUser(Uuid(1));
+  AddUser(Uuid(2));
+  for (int n = 1; n <= 3; ++n) {
+    ASSERT_TRUE(store_->CreateSession(MakeSession(Uuid(10 + n), Uuid(1), n, 1000), 10, At(0)).ok());
+  }
+  ASSERT_TRUE(store_->CreateSession(MakeSession(Uuid(20), Uuid(2), 1, 1000), 10, At(0)).ok());
+
+  EXPECT_EQ(Value(store_->DeleteUserSessions(Uuid(1), Uuid(12))), 2u);
+  EXPECT_THAT(Ids(Value(store_->ListSessions(Uuid(1)))), ElementsAre(Uuid(12)));
+  EXPECT_EQ(Value(store_->DeleteUserSessions(Uuid(1), "")), 1u);
+  EXPECT_THAT(Value(store_->ListSessions(Uuid(1))), IsEmpty());
+  EXPECT_EQ(Value(store_->DeleteUserSessions(Uuid(9), "")), 0u);  // unknown user
+  EXPECT_EQ(Value(store_->ListSessions(Uuid(2))).size(), 1u);     // other users untouched
+}
+
 TEST_P(StoreContractTest, TimestampsKeepMicrosecondsAndDropNanoseconds) {
   using std::chrono::microseconds;
   using std::chrono::nanoseconds;
@@ -831,8 +977,8 @@ TEST_F(PostgresStoreTest, MigrateFalseOnAnEmptyDatabaseIsFailedPrecondition) {
   absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(store.status().message()), HasSubstr("passgate migrate"));
-  EXPECT_EQ(Value(MigratePostgres(options.connection)), 1);
-  EXPECT_EQ(Value(MigratePostgres(options.connection)), 1) << "idempotent";
+  EXPECT_EQ(Value(MigratePostgres(options.connection)), kPostgresSchemaVersion);
+  EXPECT_EQ(Value(MigratePostgres(options.connection)), kPostgresSchemaVersion) << "idempotent";
   EXPECT_TRUE(OpenPostgresStore(options).ok());
 }
 
