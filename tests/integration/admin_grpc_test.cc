@@ -1,5 +1,6 @@
 // UserAdmin over real gRPC on its own admin listener: access control, every RPC's happy path
 // and errors, and that sessions end when an admin changes a password or deletes a user.
+#include <chrono>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "passgate/v1/user_admin.grpc.pb.h"
 #include "tests/integration/grpc_fixture.h"
+#include "tests/integration/test_pki.h"
 
 namespace passgate::testing {
 namespace {
@@ -355,6 +357,70 @@ TEST_F(AdminGrpcTest, DeletePasswordAndDeleteUser) {
   EXPECT_EQ(admin_->GetUser(Admin().get(), get, &user).error_code(), StatusCode::NOT_FOUND);
   EXPECT_EQ(admin_->DeleteUser(Admin().get(), remove, &removed).error_code(),
             StatusCode::NOT_FOUND);
+}
+
+// AdminMtlsTest: the admin listener over TLS with client certificates from a test CA, and no
+// tokens at all: a verified certificate is the only way in.
+class AdminMtlsTest : public PassgateServerTest {
+ protected:
+  AdminMtlsTest() { MakeTestPki(dir_, pki_); }
+
+  TestConfigExtras ConfigExtras() const override {
+    TestConfigExtras extras;
+    extras.admin_lines = "    grpc_address: 127.0.0.1:0\n"
+                         "    tls: {cert_file: \"" + pki_.server_cert + "\", key_file: \"" +
+                         pki_.server_key + "\", client_ca_file: \"" + pki_.ca + "\"}\n";
+    return extras;
+  }
+
+  // AdminOverTls connects to the admin listener over TLS with the given client certificate
+  // (empty: none).
+  std::unique_ptr<UserAdmin::Stub> AdminOverTls(const std::string& cert, const std::string& key) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ReadFile(pki_.ca);
+    if (!cert.empty()) {
+      options.pem_cert_chain = ReadFile(cert);
+      options.pem_private_key = ReadFile(key);
+    }
+    const int port = server_->LoggedPort("admin grpc listening");
+    return UserAdmin::NewStub(
+        grpc::CreateChannel(absl::StrCat("localhost:", port), grpc::SslCredentials(options)));
+  }
+
+  // RevokeJohns calls RevokeSessions (an audited call) over TLS.
+  grpc::Status RevokeJohns(const std::string& cert, const std::string& key,
+                           const std::string& token = "") {
+    std::unique_ptr<grpc::ClientContext> context =
+        token.empty() ? std::make_unique<grpc::ClientContext>() : BearerContext(token);
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    passgate::v1::RevokeSessionsRequest request;
+    request.set_user_id(kJohn);
+    passgate::v1::RevokeSessionsResponse response;
+    return AdminOverTls(cert, key)->RevokeSessions(context.get(), request, &response);
+  }
+
+  TestPki pki_;
+};
+
+TEST_F(AdminMtlsTest, AVerifiedClientCertificateIsTheCaller) {
+  const grpc::Status status = RevokeJohns(pki_.client_cert, pki_.client_key);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // The audit names the certificate's subject (the test CA's client is "passgate-gateway").
+  EXPECT_NE(server_->Log().find("\"actor\":\"cert:passgate-gateway\""), std::string::npos)
+      << server_->Log();
+}
+
+TEST_F(AdminMtlsTest, WithoutACertificateOrFromAnotherCaTheCallIsRefused) {
+  EXPECT_EQ(RevokeJohns("", "").error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(RevokeJohns("", "", "any-token-0123456789abcdef0123456789").error_code(),
+            StatusCode::UNAUTHENTICATED)
+      << "no tokens are configured";
+  TempDir other_dir;
+  TestPki other;
+  MakeTestPki(other_dir, other);
+  // A certificate the configured CA did not sign fails the TLS handshake.
+  EXPECT_EQ(RevokeJohns(other.client_cert, other.client_key).error_code(),
+            StatusCode::UNAVAILABLE);
 }
 
 }  // namespace
