@@ -194,7 +194,10 @@ std::shared_ptr<grpc::Channel> GrpcServer::AdminInProcessChannel() {
 void GrpcServer::Shutdown() {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
-  if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
+  for (grpc::Server* server : {server_.get(), admin_server_.get()}) {
+    if (server == nullptr) continue;
+    if (auto* health = server->GetHealthCheckService()) health->Shutdown();
+  }
   const auto deadline = std::chrono::system_clock::now() + runtime_.config.grpc.shutdown_grace;
   if (admin_server_ != nullptr) admin_server_->Shutdown(deadline);
   server_->Shutdown(deadline);

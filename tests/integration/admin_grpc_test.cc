@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "nlohmann/json.hpp"
 #include "passgate/v1/user_admin.grpc.pb.h"
@@ -119,6 +120,16 @@ TEST_F(AdminGrpcTest, ThePublicListenerDoesNotServeUserAdmin) {
   passgate::v1::User user;
   EXPECT_EQ(on_public->GetUser(Admin().get(), request, &user).error_code(),
             StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(AdminGrpcTest, TheAdminListenerAnswersHealthChecks) {
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", server_->LoggedPort("admin grpc listening")),
+      grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(health->Check(&context, grpc::health::v1::HealthCheckRequest(), &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
 TEST_F(AdminGrpcTest, CreateUserWithAPasswordLogsInAndGetUserShowsIt) {
