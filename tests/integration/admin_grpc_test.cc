@@ -395,7 +395,7 @@ class AdminMtlsTest : public PassgateServerTest {
     }
     const int port = server_->LoggedPort("admin grpc listening");
     return UserAdmin::NewStub(
-        grpc::CreateChannel(absl::StrCat("localhost:", port), grpc::SslCredentials(options)));
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(options)));
   }
 
   // RevokeJohns calls RevokeSessions (an audited call) over TLS.
