@@ -7,6 +7,7 @@
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/imported_hash.h"
 #include "server/log.h"
 #include "server/pem_file.h"
 #include "server/redis_login_counter.h"
@@ -27,24 +28,31 @@ constexpr int kMaxRequestBytes = 64 * 1024;
 // connections than those threads would only sit idle.
 constexpr int kRedisConnections = 16;
 
-// ServerCredentialsFrom: plaintext without a certificate; TLS with one; mTLS (client
-// certificates required and verified) when a client CA is configured too.
+// ClientCertificates: what a TLS listener asks of its callers.
+enum class ClientCertificates { kRequired, kOptional };
+
+// ServerCredentialsFrom: plaintext without a certificate; TLS with one; with a client CA too,
+// client certificates are verified against it and required (the public listener), or
+// verified when presented (the admin listener, whose callers may use a bearer token instead).
+// `key` names the config section in errors.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFrom(
-    const Config::Tls& tls) {
+    const Config::Tls& tls, absl::string_view key, ClientCertificates client_certificates) {
   if (tls.cert_file.empty()) return grpc::InsecureServerCredentials();
-  absl::StatusOr<std::string> cert = ReadPemFile("server.grpc.tls.cert_file", tls.cert_file);
+  absl::StatusOr<std::string> cert = ReadPemFile(absl::StrCat(key, ".cert_file"), tls.cert_file);
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPemFile("server.grpc.tls.key_file", tls.key_file);
-  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> pem_key = ReadPemFile(absl::StrCat(key, ".key_file"), tls.key_file);
+  if (!pem_key.ok()) return pem_key.status();
   grpc::SslServerCredentialsOptions options;
-  options.pem_key_cert_pairs.push_back({*key, *cert});
+  options.pem_key_cert_pairs.push_back({*pem_key, *cert});
   if (!tls.client_ca_file.empty()) {
     absl::StatusOr<std::string> ca =
-        ReadPemFile("server.grpc.tls.client_ca_file", tls.client_ca_file);
+        ReadPemFile(absl::StrCat(key, ".client_ca_file"), tls.client_ca_file);
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
     options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+        client_certificates == ClientCertificates::kRequired
+            ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+            : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(options);
 }
@@ -100,7 +108,14 @@ GrpcServer::GrpcServer(Runtime& runtime)
       service_(PasswordAuthService::Dependencies{*runtime.store, *runtime.keys, tokens_, login_,
                                                  password_change_, pool_, hashing_slots_, identity_,
                                                  runtime.config.password.enabled,
-                                                 limiter_.get()}) {}
+                                                 limiter_.get()}),
+      admin_auth_(runtime.config.admin.tokens),
+      admin_service_(UserAdminService::Dependencies{
+          *runtime.store, *runtime.hasher, hashing_slots_, runtime.clock, *audit_, identity_,
+          admin_auth_, runtime.config.password.min_length,
+          [limits = HashLimitsFrom(runtime.config)](std::string_view hash) {
+            return CheckImportableHash(hash, limits);
+          }}) {}
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Runtime& runtime) {
   std::unique_ptr<GrpcServer> server(new GrpcServer(runtime));
@@ -111,7 +126,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Runtime& runtime) 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      ServerCredentialsFrom(runtime.config.grpc.tls);
+      ServerCredentialsFrom(runtime.config.grpc.tls, "server.grpc.tls",
+                            ClientCertificates::kRequired);
   if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
   const std::string& address = runtime.config.grpc.address;
@@ -129,7 +145,39 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Runtime& runtime) 
        {"rate_limiter", server->limiter_ != nullptr},
        {"rate_limiter_store", runtime.config.rate_limiter.store},
        {"tls", !runtime.config.grpc.tls.cert_file.empty()}});
+  if (absl::Status admin = server->StartAdmin(); !admin.ok()) return admin;
   return server;
+}
+
+absl::Status GrpcServer::StartAdmin() {
+  const Config::Admin& admin = runtime_.config.admin;
+  if (!admin.enabled()) return absl::OkStatus();
+  grpc::ServerBuilder builder;
+  if (!admin.grpc_address.empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        ServerCredentialsFrom(admin.tls, "server.admin.tls", ClientCertificates::kOptional);
+    if (!credentials.ok()) return credentials.status();
+    builder.AddListeningPort(admin.grpc_address, *credentials, &admin_port_);
+  }
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  builder.RegisterService(&admin_service_);
+  admin_server_ = builder.BuildAndStart();
+  if (admin_server_ == nullptr || (!admin.grpc_address.empty() && admin_port_ == 0)) {
+    return absl::UnavailableError(
+        absl::StrCat("server.admin.grpc_address: cannot listen on ", admin.grpc_address));
+  }
+  if (admin.tokens.empty() && admin.tls.client_ca_file.empty()) {
+    Log(LogLevel::kWarning, "admin API has no credentials configured: every call is refused",
+        {{"hint", "set server.admin.auth.tokens, PASSGATE_ADMIN_TOKEN or "
+                  "server.admin.tls.client_ca_file"}});
+  }
+  if (!admin.grpc_address.empty()) {
+    Log(LogLevel::kInfo, "admin grpc listening",
+        {{"address", admin.grpc_address}, {"port", admin_port_},
+         {"tls", !admin.tls.cert_file.empty()}, {"mtls", !admin.tls.client_ca_file.empty()},
+         {"tokens", static_cast<int>(admin.tokens.size())}});
+  }
+  return absl::OkStatus();
 }
 
 GrpcServer::~GrpcServer() { Shutdown(); }
@@ -138,12 +186,23 @@ std::shared_ptr<grpc::Channel> GrpcServer::InProcessChannel() {
   return server_->InProcessChannel(grpc::ChannelArguments());
 }
 
+std::shared_ptr<grpc::Channel> GrpcServer::AdminInProcessChannel() {
+  if (admin_server_ == nullptr) return nullptr;
+  return admin_server_->InProcessChannel(grpc::ChannelArguments());
+}
+
 void GrpcServer::Shutdown() {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
-  if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
-  server_->Shutdown(std::chrono::system_clock::now() + runtime_.config.grpc.shutdown_grace);
+  for (grpc::Server* server : {server_.get(), admin_server_.get()}) {
+    if (server == nullptr) continue;
+    if (auto* health = server->GetHealthCheckService()) health->Shutdown();
+  }
+  const auto deadline = std::chrono::system_clock::now() + runtime_.config.grpc.shutdown_grace;
+  if (admin_server_ != nullptr) admin_server_->Shutdown(deadline);
+  server_->Shutdown(deadline);
   server_->Wait();
+  if (admin_server_ != nullptr) admin_server_->Wait();
   pool_.Shutdown();
   Log(LogLevel::kInfo, "grpc stopped");
 }

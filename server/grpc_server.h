@@ -7,7 +7,9 @@
 #include "grpcpp/grpcpp.h"
 #include "server/client_identity.h"
 #include "server/login_flow.h"
+#include "server/admin_auth.h"
 #include "server/password_auth_service.h"
+#include "server/user_admin_service.h"
 #include "server/password_change.h"
 #include "server/hashing_slots.h"
 #include "server/runtime.h"
@@ -17,7 +19,9 @@
 namespace passgate::server {
 
 // GrpcServer serves PasswordAuth, grpc.health.v1 and server reflection on
-// config.grpc.address, backed by a Runtime (which must have a hasher and keys).
+// config.grpc.address, backed by a Runtime (which must have a hasher and keys). When the
+// admin API is on (server.admin.*), a second gRPC server serves UserAdmin (and health and
+// reflection) on server.admin.grpc_address, never on the public address.
 //
 //   auto server = GrpcServer::Start(*runtime);
 //   ... wait for SIGTERM ...
@@ -37,6 +41,13 @@ class GrpcServer {
   // caller counts as trusted for client-identity metadata.
   std::shared_ptr<grpc::Channel> InProcessChannel();
 
+  // admin_port is the bound port of server.admin.grpc_address (0 when not listening).
+  int admin_port() const { return admin_port_; }
+
+  // AdminInProcessChannel reaches UserAdmin without the network (the HTTP admin listener
+  // uses it); null when the admin API is off.
+  std::shared_ptr<grpc::Channel> AdminInProcessChannel();
+
   // Shutdown marks health NOT_SERVING, stops accepting calls, lets in-flight calls finish
   // for up to server.grpc.shutdown_grace (then cancels them), and drains the hashing pool.
   // Idempotent.
@@ -44,6 +55,8 @@ class GrpcServer {
 
  private:
   explicit GrpcServer(Runtime& runtime);
+  // StartAdmin starts the UserAdmin server when server.admin.* turns the admin API on.
+  absl::Status StartAdmin();
 
   Runtime& runtime_;
   std::unique_ptr<AuditLog> audit_;
@@ -55,8 +68,12 @@ class GrpcServer {
   HashingSlots hashing_slots_;  // password.hashing.workers
   WorkerPool pool_;
   PasswordAuthService service_;
+  AdminAuthenticator admin_auth_;
+  UserAdminService admin_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> admin_server_;  // null when the admin API is off
   int port_ = 0;
+  int admin_port_ = 0;
   bool shut_down_ = false;
 };
 

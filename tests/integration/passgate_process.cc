@@ -101,6 +101,7 @@ std::string WriteTestConfig(const TempDir& dir, const TestConfigExtras& extras) 
                       "  public:\n"
                       "    address: 127.0.0.1:0\n" +
                       extras.public_lines +
+                      (extras.admin_lines.empty() ? "" : "  admin:\n" + extras.admin_lines) +
                       "secrets:\n"
                       "  keys: [\"test-secret-0123456789abcdef\"]\n" +
                       extras.secrets_lines +
@@ -213,6 +214,22 @@ ServerProcess::~ServerProcess() {
 }
 
 std::string ServerProcess::Log() const { return ReadFile(log_path_); }
+
+int ServerProcess::LoggedPort(const std::string& message) const {
+  const std::regex listening("\"msg\":\"" + message + "\".*\"port\":(\\d+)");
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < until) {
+    const std::string log = Log();
+    std::istringstream lines(log);
+    std::smatch match;
+    for (std::string line; std::getline(lines, line);) {
+      if (std::regex_search(line, match, listening)) return std::stoi(match[1]);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "no \"" << message << "\" log line; log:\n" << Log();
+  return 0;
+}
 
 int ServerProcess::Terminate(int timeout_seconds) {
   if (pid_ <= 0) return -1;

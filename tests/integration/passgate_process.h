@@ -41,6 +41,7 @@ struct TestConfigExtras {
   std::string session_lines;  // inside session, indent 2
   std::string grpc_lines;    // inside server.grpc, indent 4
   std::string public_lines;  // inside server.public, indent 4 (address is 127.0.0.1:0)
+  std::string admin_lines;   // inside server.admin, indent 4 (none: the admin API is off)
   std::string secrets_lines;
 };
 std::string WriteTestConfig(const TempDir& dir, const TestConfigExtras& extras = {});
@@ -76,6 +77,9 @@ class ServerProcess {
   int port() const { return port_; }  // gRPC
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   int http_port() const { return http_port_; }
+  // LoggedPort waits (up to 30 s) for the log line whose msg is `message` and returns its
+  // "port" field; 0 (and a test failure) when it does not appear. E.g. "admin grpc listening".
+  int LoggedPort(const std::string& message) const;
   pid_t pid() const { return pid_; }
   std::string Log() const;
 
