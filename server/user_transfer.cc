@@ -167,6 +167,9 @@ std::string EntryName(std::size_t index, const json& entry) {
 }
 
 
+// Users per ListUsersPage call of an export: one statement per page, about 1 MB of output.
+constexpr std::size_t kExportPageSize = 1000;
+
 // ElementSax is a SAX handler for nlohmann::json::sax_parse that reads a top-level array and
 // builds one element at a time, handing each to `on_element` as soon as it is complete; only
 // that element is ever held in memory.
@@ -505,19 +508,26 @@ ImportReport ImportUsers(storage::Store& store, std::string_view text, const Clo
 }
 
 absl::Status ExportUsers(storage::Store& store, std::ostream& out) {
-  absl::StatusOr<std::vector<storage::User>> users = store.ListUsers();
-  if (!users.ok()) return users.status();
+  storage::UserQuery query;
+  query.limit = kExportPageSize;
+  query.with_passwords = true;
   std::string chunk;
   bool first = true;
-  for (const storage::User& user : *users) {
-    absl::StatusOr<std::optional<storage::PasswordCredential>> password =
-        store.FindPassword(user.id);
-    if (!password.ok()) return password.status();
-    chunk += first ? "[\n" : ",\n";
-    first = false;
-    AppendEntry(user, *password, chunk);
+  for (;;) {
+    absl::StatusOr<std::vector<storage::UserListEntry>> page = store.ListUsersPage(query);
+    if (!page.ok()) return page.status();
+    for (const storage::UserListEntry& entry : *page) {
+      chunk += first ? "[\n" : ",\n";
+      first = false;
+      AppendEntry(entry.user, entry.password, chunk);
+    }
     out << chunk;
     chunk.clear();
+    if (!out) return absl::UnavailableError("writing the export failed");
+    if (page->size() < query.limit) break;
+    // Keyset paging: the next page starts after the last user of this one, so users created
+    // or deleted meanwhile never shift it (an offset would).
+    query.after = storage::UserCursor{page->back().user.created_at, page->back().user.id};
   }
   out << (first ? "[]\n" : "\n]\n");
   out.flush();

@@ -3,15 +3,19 @@
 //
 // Invariants:
 //   - no crash, hang, leak or UB;
-//   - a refused document is kInvalidArgument with a non-empty message and imports nothing;
-//   - an accepted document is a JSON array, and imported + skipped == its number of entries;
-//     every skip or ignore line is non-empty, names its entry and has no control bytes (the
-//     report goes to an operator's terminal);
+//   - imported + skipped + already present == entries read, whatever happens; every report
+//     line names its entry and has no control bytes (the report goes to an operator's
+//     terminal); the store holds exactly the imported users;
+//   - a document that stops the import is kInvalidArgument with a message free of control
+//     bytes, and is indeed not a JSON array;
+//   - an accepted document is a JSON array with as many entries as were read;
 //   - every imported user has a canonical lowercase UUID, at least one email, exactly one
 //     primary, no two addresses equal ignoring case, a non-empty username if any, and a
 //     password hash only of a supported kind ($2a$/$2b$/$2y$/$argon2id$);
-//   - deterministic: the same bytes imported into a second fresh store give the same report
-//     and the same users (up to the UUIDs generated for entries without user_id);
+//   - deterministic and independent of batching: the same bytes streamed from an istream in
+//     one batch into a second fresh store give the same report and the same users (up to
+//     the UUIDs generated for entries without user_id);
+//   - a re-run imports nothing that was imported (only entries without user_id can be new);
 //   - export round trip: importing ExportUsers' output into a fresh store imports every user,
 //     skips nothing, and exports byte-identically.
 #include <algorithm>
@@ -20,6 +24,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <sstream>
 #include <string_view>
 
 #include "absl/strings/ascii.h"
@@ -32,9 +37,10 @@
 
 namespace {
 
+using passgate::server::ExportUsersToString;
+using passgate::server::ImportOptions;
 using passgate::server::ImportReport;
 using passgate::server::ImportUsers;
-using passgate::server::ExportUsers;
 using passgate::server::IsCanonicalUuid;
 using passgate::storage::NewMemoryStore;
 using passgate::storage::Store;
@@ -107,47 +113,71 @@ void CheckUsers(Store& store) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const FakeClock clock;
+  // Small batches, so the inputs cross batch boundaries.
+  ImportOptions options;
+  options.batch_size = 3;
 
   const std::unique_ptr<Store> store = NewMemoryStore();
-  const absl::StatusOr<ImportReport> report = ImportUsers(*store, text, clock);
-  if (!report.ok()) {
-    PASSGATE_FUZZ_CHECK(report.status().code() == absl::StatusCode::kInvalidArgument);
-    PASSGATE_FUZZ_CHECK(!report.status().message().empty());
-    PASSGATE_FUZZ_CHECK(store->ListUsers()->empty());
-    return 0;
-  }
-  const nlohmann::json document = nlohmann::json::parse(text, nullptr, false);
-  PASSGATE_FUZZ_CHECK(document.is_array());
-  PASSGATE_FUZZ_CHECK(report->imported + report->skipped.size() == document.size());
-  CheckReportLines(report->skipped);
-  CheckReportLines(report->ignored);
-  PASSGATE_FUZZ_CHECK(store->ListUsers()->size() == report->imported);
+  const ImportReport report = ImportUsers(*store, text, clock, options);
+  CheckReportLines(report.skipped);
+  CheckReportLines(report.already_present);
+  CheckReportLines(report.ignored);
+  PASSGATE_FUZZ_CHECK(report.skipped.size() == report.skipped_count);
+  PASSGATE_FUZZ_CHECK(report.already_present.size() == report.already_present_count);
+  PASSGATE_FUZZ_CHECK(report.ignored.size() == report.ignored_count);
+  PASSGATE_FUZZ_CHECK(report.imported + report.skipped_count + report.already_present_count ==
+                      report.entries);
+  PASSGATE_FUZZ_CHECK(store->ListUsers()->size() == report.imported);
   CheckUsers(*store);
 
-  // Same bytes, fresh store: same outcome.
+  // The same bytes through the istream path, in one batch: same outcome (the batch size
+  // never changes what is imported or reported).
   std::set<std::string> named_ids;
+  const std::unique_ptr<Store> again = NewMemoryStore();
+  std::istringstream in{std::string(text)};
+  const ImportReport report_again = ImportUsers(*again, in, clock);
+  PASSGATE_FUZZ_CHECK(report_again.error == report.error);
+  PASSGATE_FUZZ_CHECK(report_again.imported == report.imported);
+  PASSGATE_FUZZ_CHECK(report_again.skipped == report.skipped);
+  PASSGATE_FUZZ_CHECK(report_again.already_present == report.already_present);
+  PASSGATE_FUZZ_CHECK(report_again.ignored == report.ignored);
+
+  const nlohmann::json document = nlohmann::json::parse(text, nullptr, false);
+  if (!report.error.ok()) {
+    // Refused or stopped: kInvalidArgument with a message, and only what came before the fault.
+    PASSGATE_FUZZ_CHECK(report.error.code() == absl::StatusCode::kInvalidArgument);
+    PASSGATE_FUZZ_CHECK(!report.error.message().empty());
+    PASSGATE_FUZZ_CHECK(!HasControlByte(std::string(report.error.message())));
+    PASSGATE_FUZZ_CHECK(document.is_discarded() || !document.is_array());
+    return 0;
+  }
+  PASSGATE_FUZZ_CHECK(document.is_array());
+  PASSGATE_FUZZ_CHECK(report.entries == document.size());
   for (const auto& entry : document) {
     if (entry.is_object() && entry.contains("user_id") && entry["user_id"].is_string()) {
       named_ids.insert(entry["user_id"].get<std::string>());
     }
   }
-  const std::unique_ptr<Store> again = NewMemoryStore();
-  const absl::StatusOr<ImportReport> report_again = ImportUsers(*again, text, clock);
-  PASSGATE_FUZZ_CHECK(report_again.ok());
-  PASSGATE_FUZZ_CHECK(report_again->imported == report->imported);
-  PASSGATE_FUZZ_CHECK(report_again->skipped == report->skipped);
-  PASSGATE_FUZZ_CHECK(report_again->ignored == report->ignored);
   PASSGATE_FUZZ_CHECK(Users(*again, named_ids) == Users(*store, named_ids));
 
+  // Import the same document again: nothing new, every imported user with a user_id is
+  // already present.
+  const ImportReport rerun = ImportUsers(*store, text, clock, options);
+  PASSGATE_FUZZ_CHECK(rerun.error.ok());
+  PASSGATE_FUZZ_CHECK(rerun.imported == 0);
+  PASSGATE_FUZZ_CHECK(store->ListUsers()->size() == report.imported);
+
   // Export, import the export, export again: nothing lost, nothing changed.
-  const absl::StatusOr<std::string> exported = ExportUsers(*store);
+  const absl::StatusOr<std::string> exported = ExportUsersToString(*again);
   PASSGATE_FUZZ_CHECK(exported.ok());
+  PASSGATE_FUZZ_CHECK(nlohmann::json::parse(*exported).dump(2) + "\n" == *exported);
   const std::unique_ptr<Store> round_trip = NewMemoryStore();
-  const absl::StatusOr<ImportReport> reimported = ImportUsers(*round_trip, *exported, clock);
-  PASSGATE_FUZZ_CHECK(reimported.ok());
-  PASSGATE_FUZZ_CHECK(reimported->imported == report->imported);
-  PASSGATE_FUZZ_CHECK(reimported->skipped.empty() && reimported->ignored.empty());
-  const absl::StatusOr<std::string> exported_again = ExportUsers(*round_trip);
+  const ImportReport reimported = ImportUsers(*round_trip, *exported, clock, options);
+  PASSGATE_FUZZ_CHECK(reimported.error.ok());
+  PASSGATE_FUZZ_CHECK(reimported.imported == report.imported);
+  PASSGATE_FUZZ_CHECK(reimported.skipped.empty() && reimported.ignored.empty() &&
+                      reimported.already_present.empty());
+  const absl::StatusOr<std::string> exported_again = ExportUsersToString(*round_trip);
   PASSGATE_FUZZ_CHECK(exported_again.ok() && *exported_again == *exported);
   return 0;
 }

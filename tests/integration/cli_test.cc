@@ -1,5 +1,8 @@
 // The `passgate` operator commands, run as a real process against a temporary database.
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -154,8 +157,8 @@ TEST_F(CliTest, ImportReportsSkippedAndIgnoredEntries) {
   EXPECT_EQ(result.out, "imported 1 users, skipped 3\n");
   EXPECT_NE(result.err.find("entry 1"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("entry 2"), std::string::npos) << result.err;
-  EXPECT_NE(result.err.find("entry 3 (user_id 11111111-1111-4111-8111-111111111111): user id, "
-                            "email or username already exists"),
+  EXPECT_NE(result.err.find("skipped entry 3 (user_id 11111111-1111-4111-8111-111111111111): user "
+                            "id already exists with other data"),
             std::string::npos)
       << result.err;
   EXPECT_NE(result.err.find("ignored webauthn_credentials"), std::string::npos) << result.err;
@@ -181,6 +184,125 @@ TEST_F(CliTest, ExportedFileImportsIntoAnotherDatabaseUnchanged) {
   EXPECT_EQ(reexported.out, ReadFile(exported_file));
   EXPECT_NE(reexported.out.find("$2a$12$Cf7k.dG6pznTUJ5u2u1pgu6I4VXH5.9O0NZsDk8TwWwyBkZovYVli"),
             std::string::npos);
+}
+
+// GeneratedUsers is a Hanko-format file of `count` users with bcrypt and Argon2id hashes.
+std::string GeneratedUsers(int count) {
+  nlohmann::json users = nlohmann::json::array();
+  for (int i = 0; i < count; ++i) {
+    char id[37];
+    std::snprintf(id, sizeof id, "%08x-0000-4000-8000-%012d", i, i);
+    nlohmann::json entry = {
+        {"user_id", id},
+        {"emails", {{{"address", "user" + std::to_string(i) + "@example.com"},
+                     {"is_primary", true},
+                     {"is_verified", true}}}},
+        {"created_at", "2023-05-04T10:11:12.123456Z"}};
+    if (i % 3 != 2) {
+      entry["password"] = {
+          {"password", i % 3 == 0 ? "$2b$10$h7mS8IEopZj9bFU5F4mJwOa0RYAxlmYimf08iQCQmsfii9pw5Y2qS"
+                                  : "$argon2id$v=19$m=19456,t=2,p=1$YJPc6aP260yoBqqRpxo+Vw$"
+                                    "9mcxrUIIEqoNPzzH3aXWAuEyCTwtmn+HRrrwTAKMm48"}};
+    }
+    users.push_back(std::move(entry));
+  }
+  return users.dump(2);
+}
+
+TEST_F(CliTest, GeneratedFileRoundTripsThroughTwoDatabases) {
+  // 2,500 users: several import batches and export pages (1,000 each).
+  const std::string file = dir_.File("generated.json");
+  WriteFile(file, GeneratedUsers(2500));
+  const CommandResult imported = Run({"user", "import", file});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_EQ(imported.out, "imported 2500 users, skipped 0\n");
+  EXPECT_NE(imported.err.find("passgate: read 2500 entries in "), std::string::npos)
+      << "the summary is always printed";
+  EXPECT_EQ(imported.err.find("ETA"), std::string::npos) << "no progress line off a terminal";
+
+  const std::string exported_file = dir_.File("export.json");
+  ASSERT_EQ(Run({"user", "export", exported_file}).exit_code, 0);
+  TempDir other;
+  const std::string other_config = WriteTestConfig(other);
+  const CommandResult reimported =
+      RunPassgate({"user", "import", exported_file, "--config", other_config});
+  ASSERT_EQ(reimported.exit_code, 0) << reimported.err;
+  EXPECT_EQ(reimported.out, "imported 2500 users, skipped 0\n");
+  const CommandResult reexported = RunPassgate({"user", "export", "--config", other_config});
+  EXPECT_EQ(reexported.out, ReadFile(exported_file));
+  EXPECT_EQ(nlohmann::json::parse(reexported.out).size(), 2500u);
+}
+
+TEST_F(CliTest, ReRunningAnImportReportsAlreadyPresentUsersAndSucceeds) {
+  const std::string file = dir_.File("generated.json");
+  WriteFile(file, GeneratedUsers(30));
+  ASSERT_EQ(Run({"user", "import", file}).exit_code, 0);
+  const CommandResult again = Run({"user", "import", file});
+  EXPECT_EQ(again.exit_code, 0) << "only already-present users: nothing went wrong";
+  EXPECT_EQ(again.out, "imported 0 users, skipped 30 (30 already present)\n");
+  EXPECT_NE(again.err.find("passgate: skipped entry 29 (user_id 0000001d-0000-4000-8000-"
+                           "000000000029): already imported (same user id, emails, username "
+                           "and password)"),
+            std::string::npos)
+      << again.err;
+}
+
+TEST_F(CliTest, ImportRejectsUnusableHashesWithoutEchoingThem) {
+  const std::string file = dir_.File("hashes.json");
+  WriteFile(file, R"([
+    {"emails": [{"address": "a@example.com", "is_primary": true}],
+     "password": {"password": "$2b$16$h7mS8IEopZj9bFU5F4mJwOa0RYAxlmYimf08iQCQmsfii9pw5Y2qS"}},
+    {"emails": [{"address": "b@example.com", "is_primary": true}],
+     "password": {"password": "$argon2id$v=19$m=19456,t=2,p=1$YJPc6aP260yoBqqRpxo+Vw$tooShort"}},
+    {"emails": [{"address": "c@example.com", "is_primary": true}],
+     "password": {"password": "$2b$10$h7mS8IEopZj9bFU5F4mJwOa0RYAxlmYimf08iQCQmsfii9pw5Y2qS"}}
+  ])");
+  const CommandResult result = Run({"user", "import", file});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.out, "imported 1 users, skipped 2\n");
+  EXPECT_NE(result.err.find("passgate: skipped entry 0: password.password: bcrypt cost 16 is over "
+                            "the limit of 14 (password.import.bcrypt_max_cost)"),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("passgate: skipped entry 1: password.password: Argon2id hash must be "
+                            "16 to 64 bytes"),
+            std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.err.find("h7mS8IEop"), std::string::npos) << "echoed a hash";
+  EXPECT_EQ(result.err.find("tooShort"), std::string::npos) << "echoed a hash";
+
+  // The cap is configurable.
+  WriteFile(config_, ReadFile(config_) + "password: {import: {bcrypt_max_cost: 16}}\n");
+  const CommandResult allowed = Run({"user", "import", file});
+  EXPECT_EQ(allowed.out, "imported 1 users, skipped 2\n") << allowed.err;
+  EXPECT_NE(allowed.err.find("skipped entry 2: email or username already belongs to another user"),
+            std::string::npos)
+      << "no user_id: a re-run cannot tell it from another user's address";
+}
+
+TEST_F(CliTest, DatabaseAndExportFilesArePrivateWhateverTheUmask) {
+  const mode_t saved = ::umask(0);  // inherited by the passgate processes
+  const std::string fixture =
+      std::string(PASSGATE_SOURCE_DIR) + "/tests/integration/testdata/hanko_fixture_users.json";
+  const CommandResult imported = Run({"user", "import", fixture});
+  const std::string exported = dir_.File("export.json");
+  const CommandResult export_result = Run({"user", "export", exported});
+  // An existing file is made private too before the hashes go in.
+  const std::string existing = dir_.File("existing.json");
+  WriteFile(existing, "old");
+  ::chmod(existing.c_str(), 0666);
+  const CommandResult overwrite = Run({"user", "export", existing});
+  ::umask(saved);
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  ASSERT_EQ(export_result.exit_code, 0) << export_result.err;
+  ASSERT_EQ(overwrite.exit_code, 0) << overwrite.err;
+  // The -wal and -shm files only exist while a connection is open: storage_test checks them.
+  for (const std::string& file : {dir_.File("passgate.db"), exported, existing}) {
+    struct stat info {};
+    ASSERT_EQ(::stat(file.c_str(), &info), 0) << file;
+    EXPECT_EQ(info.st_mode & 07777, 0600u) << file;
+  }
+  EXPECT_EQ(ReadFile(existing), ReadFile(exported));
 }
 
 // KeyLine returns the `jwk list` line of `kid`.

@@ -4,6 +4,7 @@
 // writers (replicas) could run into, on both SQL backends, and backend-only behaviour.
 
 #include <libpq-fe.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 
 #include <atomic>
@@ -1126,6 +1127,25 @@ TEST_F(SqliteStoreTest, CreatesMissingParentDirectories) {
   const SqliteOptions options = Options("a/b/c/passgate.db");
   ASSERT_NE(Open(options), nullptr);
   EXPECT_TRUE(std::filesystem::is_regular_file(options.path));
+}
+
+// The database holds password hashes: its files are private whatever the umask, including
+// the -wal and -shm files SQLite creates next to it (which exist while a connection is open).
+TEST_F(SqliteStoreTest, DatabaseFilesAreCreatedPrivateWhateverTheUmask) {
+  const mode_t saved = ::umask(0);
+  const SqliteOptions options = Options("private/passgate.db");
+  std::unique_ptr<Store> store = Open(options);
+  ::umask(saved);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateUser(MakeUser(Uuid(1), {{"a@example.com", true, false}}, 0),
+                                MakePassword(Uuid(1), "$argon2id$x", 0))
+                  .ok());
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string file = options.path + suffix;
+    struct stat info {};
+    ASSERT_EQ(::stat(file.c_str(), &info), 0) << file;
+    EXPECT_EQ(info.st_mode & 07777, 0600u) << file;
+  }
 }
 
 TEST_F(SqliteStoreTest, MigrateFalseOnFreshFileIsFailedPrecondition) {

@@ -8,12 +8,15 @@
 //   passgate_bench burst --http-port 8000 --connections 1000 --server-pid PID --users users.tsv
 //   passgate_bench token --algorithm RS256 --seconds 2
 //   passgate_bench report --results results.jsonl
+#include <cstdint>
+#include <cstdio>
 #include <iostream>
 #include <map>
 
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
 #include "tools/passgate_bench/credentials.h"
+#include "tools/passgate_bench/gen_users.h"
 #include "tools/passgate_bench/grpc_load.h"
 #include "tools/passgate_bench/hasher_rate.h"
 #include "tools/passgate_bench/http_burst.h"
@@ -173,6 +176,15 @@ int Main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   add_label(store_command);
 
+  std::uint64_t gen_count = 0;
+  std::uint64_t gen_seed = 1;
+  std::string gen_out;
+  CLI::App* gen_command = app.add_subcommand(
+      "gen-users", "Write a Hanko-format export of N generated users (tools/bench --import)");
+  gen_command->add_option("N", gen_count, "Number of users")->required();
+  gen_command->add_option("--seed", gen_seed, "Seed of the random user ids")->capture_default_str();
+  gen_command->add_option("--out", gen_out, "Output file (default: standard output)");
+
   ReportOptions report;
   CLI::App* report_command =
       app.add_subcommand("report", "Print the table from the phases' JSON lines");
@@ -182,6 +194,14 @@ int Main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
+  if (*gen_command) {
+    std::FILE* out = gen_out.empty() ? stdout : std::fopen(gen_out.c_str(), "wb");
+    if (out == nullptr) return Fail(absl::UnavailableError(gen_out + ": cannot create"));
+    const bool written = WriteGeneratedUsers(out, gen_count, gen_seed);
+    const bool closed = out == stdout || std::fclose(out) == 0;
+    if (!written || !closed) return Fail(absl::UnavailableError("gen-users: writing failed"));
+    return 0;
+  }
   if (*hasher_command) {
     hasher.duration = Millis(hasher_seconds);
     return Emit(label, MeasureHasherRate(hasher));
