@@ -21,6 +21,10 @@ struct HttpRequest {
   std::string body;
   std::string peer_ip;  // the TCP peer ("127.0.0.1", "::1")
   bool tls = false;
+  // The subject common name of a TLS client certificate that the server verified against
+  // HttpServerOptions::tls_client_ca_file; empty when none was presented (or the listener
+  // does not ask for one). Never taken from a header.
+  std::string client_cert_common_name;
 
   // Header returns the first value of `name` (lowercase), or nullopt.
   std::optional<std::string_view> Header(std::string_view name) const {

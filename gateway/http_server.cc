@@ -38,6 +38,7 @@
 #include "gateway/http_server.h"
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <array>
@@ -330,6 +331,24 @@ class RequestParser final : public http::basic_parser<true> {
   std::size_t extension_bytes_ = 0;
 };
 
+// VerifiedClientCommonName returns the subject CN of the client certificate OpenSSL verified
+// on `ssl`, or empty (none sent, no CN, or not printable ASCII up to 128 bytes).
+std::string VerifiedClientCommonName(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return {};
+  X509_NAME* subject = X509_get_subject_name(cert);
+  const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (index < 0) return {};
+  const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+  const std::string_view cn(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)),
+                            static_cast<std::size_t>(ASN1_STRING_length(data)));
+  if (cn.empty() || cn.size() > 128) return {};
+  for (const char c : cn) {
+    if (c < 0x20 || c > 0x7e) return {};
+  }
+  return std::string(cn);
+}
+
 // Session serves one connection; Stream is beast::tcp_stream or ssl_stream<tcp_stream>.
 template <class Stream>
 class Session final : public ResponseSink, public std::enable_shared_from_this<Session<Stream>> {
@@ -370,6 +389,8 @@ class Session final : public ResponseSink, public std::enable_shared_from_this<S
       stream_.async_handshake(ssl::stream_base::server,
                               [self = this->shared_from_this()](const error_code& ec) {
                                 if (ec) return self->CloseNow();
+                                self->client_cert_common_name_ =
+                                    VerifiedClientCommonName(self->stream_.native_handle());
                                 self->ReadHeader();
                               });
     } else {
@@ -477,6 +498,7 @@ class Session final : public ResponseSink, public std::enable_shared_from_this<S
     }
     request.peer_ip = peer_ip_;
     request.tls = kTls;
+    request.client_cert_common_name = client_cert_common_name_;
 
     Tcp().expires_never();  // no read is pending while the handler works
     auto pending = std::make_shared<PendingResponse>(core_.in_flight, this->shared_from_this());
@@ -595,6 +617,7 @@ class Session final : public ResponseSink, public std::enable_shared_from_this<S
   Stream stream_;
   const net::any_io_executor executor_;  // the connection's (strand when threads > 1)
   const std::string peer_ip_;
+  std::string client_cert_common_name_;  // set once, after the TLS handshake
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
   std::string out_head_;  // the response being written
@@ -671,6 +694,22 @@ absl::Status LoadTls(const HttpServerOptions& options, ssl::context& context) {
     return absl::InvalidArgumentError(
         absl::StrCat("tls_key_file \"", options.tls_key_file, "\" does not match tls_cert_file"));
   }
+  if (!options.tls_client_ca_file.empty()) {
+    const std::string& ca = options.tls_client_ca_file;
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca.c_str());
+    if (names == nullptr || SSL_CTX_load_verify_locations(native, ca.c_str(), nullptr) != 1) {
+      if (names != nullptr) sk_X509_NAME_pop_free(names, X509_NAME_free);
+      return absl::InvalidArgumentError(
+          absl::StrCat("tls_client_ca_file \"", ca, "\": cannot load CA certificates"));
+    }
+    SSL_CTX_set_client_CA_list(native, names);  // takes ownership
+    // Ask, do not require: a certificate that is sent must verify, none is also fine.
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+    // Resumed sessions keep the verified certificate; OpenSSL refuses to resume (and fails
+    // the handshake) without a session id context once verification is on.
+    static constexpr unsigned char kSessionContext[] = "passgate-http";
+    SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1);
+  }
   return absl::OkStatus();
 }
 
@@ -688,6 +727,9 @@ absl::Status ValidateOptions(const HttpServerOptions& options) {
   if (options.threads < 1) return absl::InvalidArgumentError("threads must be at least 1");
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError("tls_cert_file and tls_key_file must be set together");
+  }
+  if (!options.tls_client_ca_file.empty() && options.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("tls_client_ca_file needs tls_cert_file and tls_key_file");
   }
   return absl::OkStatus();
 }

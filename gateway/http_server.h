@@ -31,6 +31,13 @@ struct HttpServerOptions {
   // TLS: PEM files; both empty = plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Client certificates (mutual TLS): a PEM file of the CAs that issue them; empty = none
+  // asked for. When set (REQUIRES: TLS on), the server asks every client for a certificate;
+  // one that is presented must verify against these CAs or the handshake fails, and its
+  // subject common name reaches the handler as HttpRequest::client_cert_common_name. A client
+  // without a certificate is still served (it may carry a bearer token instead): the handler
+  // decides.
+  std::string tls_client_ca_file;
 };
 
 // HttpServer is an async HTTP/1.1 server on Boost.Beast (keep-alive, TCP_NODELAY,

@@ -27,6 +27,8 @@ using google::protobuf::util::TimeUtil;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
+constexpr int kMaxUserIds = 1000;
+constexpr int64_t kMaxOffset = 1'000'000'000'000;
 constexpr absl::string_view kPageTokenVersion = "u1";
 
 google::protobuf::Timestamp ToTimestamp(TimePoint t) {
@@ -274,10 +276,27 @@ grpc::Status UserAdminService::ListUsers(grpc::ServerContext* context,
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("page_size must be between 0 and ", kMaxPageSize)));
   }
+  if (request->offset() < 0 || request->offset() > kMaxOffset) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError(absl::StrCat("offset must be between 0 and ", kMaxOffset)));
+  }
+  if (request->user_ids_size() > kMaxUserIds) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("user_ids must not name more than ", kMaxUserIds, " users")));
+  }
   storage::UserQuery query;
   query.limit = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   query.with_passwords = true;
+  query.offset = static_cast<std::size_t>(request->offset());
+  query.descending = request->descending();
   if (!request->email().empty()) query.email = request->email();
+  for (int i = 0; i < request->user_ids_size(); ++i) {
+    if (!IsCanonicalUuid(request->user_ids(i))) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("user_ids[", i, "] must be a canonical lowercase UUID")));
+    }
+    query.ids.push_back(request->user_ids(i));
+  }
   if (!request->page_token().empty()) {
     absl::StatusOr<storage::UserCursor> cursor = DecodeUserPageToken(request->page_token());
     if (!cursor.ok()) return ToGrpcStatus(cursor.status());

@@ -35,6 +35,23 @@ gateway::HttpServerOptions HttpServerOptionsFrom(const server::Config& config) {
   return options;
 }
 
+gateway::HttpServerOptions AdminHttpServerOptionsFrom(const server::Config& config) {
+  gateway::HttpServerOptions options = HttpServerOptionsFrom(config);
+  const server::Config::Admin& admin = config.admin;
+  options.address = admin.address;
+  options.tls_cert_file = admin.tls.cert_file;
+  options.tls_key_file = admin.tls.key_file;
+  options.tls_client_ca_file = admin.tls.client_ca_file;
+  return options;
+}
+
+gateway::AdminApiOptions AdminApiOptionsFrom(const server::Config& config) {
+  gateway::AdminApiOptions options;
+  options.deadline =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.public_api.upstream_deadline);
+  return options;
+}
+
 absl::StatusOr<std::shared_ptr<grpc::Channel>> UpstreamChannel(const server::Config& config) {
   const server::Config::Tls& tls = config.public_api.upstream_tls;
   std::shared_ptr<grpc::ChannelCredentials> credentials;

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "gateway/admin_api.h"
 #include "gateway/http_server.h"
 #include "gateway/password_api.h"
 #include "grpcpp/grpcpp.h"
@@ -14,6 +15,10 @@ namespace passgate::tools {
 // The gateway never sees server/ types: these translate the parsed Config into its options.
 gateway::GatewayOptions GatewayOptionsFrom(const server::Config& config);
 gateway::HttpServerOptions HttpServerOptionsFrom(const server::Config& config);
+// The admin HTTP listener (server.admin.address): TLS and client certificates from
+// server.admin.tls, request limits and timeouts as on the public listener.
+gateway::HttpServerOptions AdminHttpServerOptionsFrom(const server::Config& config);
+gateway::AdminApiOptions AdminApiOptionsFrom(const server::Config& config);
 
 // UpstreamChannel opens the gateway's channel to a separately running service
 // (server.public.upstream.*): plaintext, TLS verified against the configured CA, or mTLS.

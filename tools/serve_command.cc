@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "gateway/admin_api.h"
 #include "gateway/http_server.h"
 #include "gateway/password_api.h"
 #include "gateway/password_auth_client.h"
@@ -66,6 +67,38 @@ void StopGateway(Gateway& gateway, const server::Config& config) {
   server::Log(server::LogLevel::kInfo, "http stopped");
 }
 
+// AdminGateway is the admin HTTP listener (server.admin.address): Hanko's admin user routes,
+// calling UserAdmin over `channel`. Never the public listener's handler or port.
+struct AdminGateway {
+  std::unique_ptr<gateway::AdminApi> api;
+  std::unique_ptr<gateway::HttpServer> http;
+};
+
+absl::StatusOr<AdminGateway> StartAdminGateway(const server::Config& config,
+                                               std::shared_ptr<grpc::Channel> channel) {
+  AdminGateway admin;
+  admin.api = std::make_unique<gateway::AdminApi>(AdminApiOptionsFrom(config), std::move(channel));
+  absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
+      gateway::HttpServer::Start(AdminHttpServerOptionsFrom(config), *admin.api);
+  if (!http.ok()) {
+    return absl::Status(http.status().code(),
+                        absl::StrCat("server.admin: ", http.status().message()));
+  }
+  admin.http = *std::move(http);
+  server::Log(server::LogLevel::kInfo, "admin http listening",
+              {{"address", config.admin.address},
+               {"port", admin.http->port()},
+               {"tls", !config.admin.tls.cert_file.empty()},
+               {"mtls", !config.admin.tls.client_ca_file.empty()}});
+  return admin;
+}
+
+void StopAdminGateway(AdminGateway& admin, const server::Config& config) {
+  admin.http->Shutdown(
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.grpc.shutdown_grace));
+  server::Log(server::LogLevel::kInfo, "admin http stopped");
+}
+
 }  // namespace
 
 int Serve(const std::string& config_path, ServeMode mode) {
@@ -99,8 +132,23 @@ int Serve(const std::string& config_path, ServeMode mode) {
     if (!started.ok()) return Fail(started.status());
     gateway = *std::move(started);
   }
+  std::optional<AdminGateway> admin;
+  if (!runtime->config.admin.address.empty()) {
+    if (mode == ServeMode::kAll) {
+      absl::StatusOr<AdminGateway> started =
+          StartAdminGateway(runtime->config, (*grpc)->AdminInProcessChannel());
+      if (!started.ok()) return Fail(started.status());
+      admin = *std::move(started);
+    } else {
+      // The HTTP admin routes call UserAdmin in-process, so only `passgate serve` has them.
+      server::Log(server::LogLevel::kWarning,
+                  "server.admin.address is served only by `passgate serve`, not `serve grpc`",
+                  {{"address", runtime->config.admin.address}});
+    }
+  }
   WaitForStopSignal(stop_signals);
   // Stop taking HTTP requests first, so the service drains everything the gateway accepted.
+  if (admin) StopAdminGateway(*admin, runtime->config);
   if (gateway) StopGateway(*gateway, runtime->config);
   (*grpc)->Shutdown();
   return 0;

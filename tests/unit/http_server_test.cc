@@ -239,10 +239,11 @@ class TestHandler : public HttpHandler {
     }
     nlohmann::json headers = nlohmann::json::array();
     for (const auto& [name, value] : request.headers) headers.push_back({name, value});
-    const nlohmann::json echo = {{"method", request.method}, {"path", request.path},
-                                 {"query", request.query},   {"headers", headers},
-                                 {"body", request.body},     {"peer", request.peer_ip},
-                                 {"tls", request.tls}};
+    const nlohmann::json echo = {
+        {"method", request.method}, {"path", request.path},
+        {"query", request.query},   {"headers", headers},
+        {"body", request.body},     {"peer", request.peer_ip},
+        {"tls", request.tls},       {"client_cert", request.client_cert_common_name}};
     HttpResponse response;
     response.AddHeader("Content-Type", "application/json");
     response.body = echo.dump();
@@ -714,6 +715,75 @@ TEST_F(HttpServerTest, ServesOverTls) {
   const auto again = client->Read();
   ASSERT_TRUE(again);
   EXPECT_EQ(again->Json()["path"], "/again");
+}
+
+// Mutual TLS: a CA, a server certificate and client certificates from it and from a stranger.
+TEST_F(HttpServerTest, ClientCertificatesAreVerifiedAndTheirCommonNameReachesTheHandler) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const auto file = [&](const std::string& name) { return dir.path() + "/" + name; };
+  const std::string key_options = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+  const std::vector<std::string> commands = {
+      // The CA and, from it, the server's and a client's certificate.
+      "openssl req -x509" + key_options + " -days 1 -subj /CN=test-ca -keyout " + file("ca.key") +
+          " -out " + file("ca.pem"),
+      "openssl req -new" + key_options + " -subj /CN=localhost -keyout " + file("server.key") +
+          " -out " + file("server.csr"),
+      "openssl x509 -req -in " + file("server.csr") + " -CA " + file("ca.pem") + " -CAkey " +
+          file("ca.key") + " -set_serial 2 -days 1 -out " + file("server.pem"),
+      "openssl req -new" + key_options + " -subj /CN=support-tool -keyout " + file("client.key") +
+          " -out " + file("client.csr"),
+      "openssl x509 -req -in " + file("client.csr") + " -CA " + file("ca.pem") + " -CAkey " +
+          file("ca.key") + " -set_serial 3 -days 1 -out " + file("client.pem"),
+      // A self-signed "client" the server's CA never issued.
+      "openssl req -x509" + key_options + " -days 1 -subj /CN=intruder -keyout " +
+          file("stranger.key") + " -out " + file("stranger.pem"),
+  };
+  for (const std::string& command : commands) {
+    ASSERT_EQ(std::system((command + " >/dev/null 2>&1").c_str()), 0) << command;
+  }
+
+  HttpServerOptions options = LocalOptions();
+  options.tls_cert_file = file("server.pem");
+  options.tls_key_file = file("server.key");
+  options.tls_client_ca_file = file("ca.pem");
+  StartServer(options);
+
+  const auto client_context = [&](const std::string& cert, const std::string& key) {
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
+                                                              &SSL_CTX_free);
+    SSL_CTX_load_verify_locations(context.get(), file("ca.pem").c_str(), nullptr);
+    SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+    if (!cert.empty()) {
+      SSL_CTX_use_certificate_file(context.get(), cert.c_str(), SSL_FILETYPE_PEM);
+      SSL_CTX_use_PrivateKey_file(context.get(), key.c_str(), SSL_FILETYPE_PEM);
+    }
+    return context;
+  };
+  const auto client_cert_seen = [&](SSL_CTX* context) -> std::optional<std::string> {
+    auto client = Connect(context);
+    if (client == nullptr || !client->Send(Get("/who"))) return std::nullopt;
+    const auto reply = client->Read();
+    if (!reply || reply->status != 200) return std::nullopt;
+    return reply->Json()["client_cert"].get<std::string>();
+  };
+
+  auto with_cert = client_context(file("client.pem"), file("client.key"));
+  EXPECT_EQ(client_cert_seen(with_cert.get()), "support-tool");
+  // No certificate: still served (bearer-token callers), with no name.
+  auto without = client_context("", "");
+  EXPECT_EQ(client_cert_seen(without.get()), "");
+  // A certificate from another issuer fails the handshake (TLS 1.3 reports it on first read).
+  auto stranger = client_context(file("stranger.pem"), file("stranger.key"));
+  EXPECT_EQ(client_cert_seen(stranger.get()), std::nullopt);
+}
+
+TEST_F(HttpServerTest, ClientCaWithoutTlsIsInvalidArgument) {
+  HttpServerOptions options = LocalOptions();
+  options.tls_client_ca_file = "/nonexistent/ca.pem";
+  auto server = HttpServer::Start(options, handler_);
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(server.status().message()), HasSubstr("tls_client_ca_file"));
 }
 
 TEST_F(HttpServerTest, BadTlsFilesAreInvalidArgument) {
