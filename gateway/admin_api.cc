@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -520,14 +522,37 @@ using Async = UserAdmin::Stub::async_interface;
 
 }  // namespace
 
-struct AdminApi::Impl : std::enable_shared_from_this<AdminApi::Impl> {
+struct AdminApi::Impl {
+  // Exchange is one request in flight. It points at the Impl without owning it: ~AdminApi
+  // waits until every Exchange is gone, so the stub and its channel are always released on
+  // the destroying thread, never on a gRPC callback thread (releasing a channel's last
+  // reference there makes gRPC 1.51 join that thread from itself, grpc/grpc#32584).
   struct Exchange {
-    std::shared_ptr<const Impl> impl;
+    explicit Exchange(const Impl* owner) : impl(owner) {
+      std::lock_guard<std::mutex> lock(impl->mu);
+      ++impl->in_flight;
+    }
+    ~Exchange() {
+      // Notified under the lock: the waiter cannot destroy the Impl before it is released.
+      std::lock_guard<std::mutex> lock(impl->mu);
+      --impl->in_flight;
+      impl->idle.notify_all();
+    }
+    Exchange(const Exchange&) = delete;
+    Exchange& operator=(const Exchange&) = delete;
+
+    const Impl* impl;
     Responder respond;
     std::string request_id;
     Forwarded forwarded;
   };
   using ExchangePtr = std::shared_ptr<const Exchange>;
+
+  // WaitIdle returns once no Exchange is left.
+  void WaitIdle() const {
+    std::unique_lock<std::mutex> lock(mu);
+    idle.wait(lock, [this] { return in_flight == 0; });
+  }
 
   Impl(AdminApiOptions options_in, std::shared_ptr<grpc::Channel> channel)
       : options(std::move(options_in)),
@@ -535,8 +560,7 @@ struct AdminApi::Impl : std::enable_shared_from_this<AdminApi::Impl> {
         client_ip_resolver(options.trusted_proxies) {}
 
   void Handle(HttpRequest request, Responder respond) const {
-    auto exchange = std::make_shared<Exchange>();
-    exchange->impl = shared_from_this();
+    auto exchange = std::make_shared<Exchange>(this);
     exchange->respond = std::move(respond);
     const std::optional<std::string_view> sent_id = request.Header("x-request-id");
     exchange->request_id =
@@ -761,6 +785,9 @@ struct AdminApi::Impl : std::enable_shared_from_this<AdminApi::Impl> {
   const AdminApiOptions options;
   const std::unique_ptr<UserAdmin::Stub> stub;
   const ClientIpResolver client_ip_resolver;
+  mutable std::mutex mu;
+  mutable std::condition_variable idle;
+  mutable int in_flight = 0;  // guarded by mu
 };
 
 AdminApi::AdminApi(AdminApiOptions options, std::shared_ptr<grpc::Channel> channel) {
@@ -768,8 +795,10 @@ AdminApi::AdminApi(AdminApiOptions options, std::shared_ptr<grpc::Channel> chann
     std::fprintf(stderr, "AdminApi: deadline must be > 0\n");
     std::abort();
   }
-  impl_ = std::make_shared<const Impl>(std::move(options), std::move(channel));
+  impl_ = std::make_unique<Impl>(std::move(options), std::move(channel));
 }
+
+AdminApi::~AdminApi() { impl_->WaitIdle(); }
 
 void AdminApi::Handle(HttpRequest request, Responder respond) {
   impl_->Handle(std::move(request), std::move(respond));

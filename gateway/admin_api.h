@@ -50,11 +50,13 @@ class AdminApi final : public HttpHandler {
  public:
   // `channel` reaches UserAdmin (in one process: the admin server's in-process channel).
   AdminApi(AdminApiOptions options, std::shared_ptr<grpc::Channel> channel);
+  // Waits for the calls in flight to answer (each is bounded by options.deadline).
+  ~AdminApi() override;
   void Handle(HttpRequest request, Responder respond) override;
 
  private:
   struct Impl;
-  std::shared_ptr<const Impl> impl_;
+  std::unique_ptr<Impl> impl_;
 };
 
 // --- The translation, exposed for tests ------------------------------------------------------
