@@ -526,8 +526,8 @@ class Importer {
 };
 
 template <typename Input>
-ImportReport Import(storage::Store& store, Input&& input, const Clock& clock,
-                    const ImportOptions& options) {
+ImportReport ImportEntries(storage::Store& store, Input&& input, const Clock& clock,
+                           const ImportOptions& options) {
   Importer importer(store, clock, options);
   ElementSax sax([&importer](json&& element) { return importer.Add(element); });
   const bool parsed = json::sax_parse(std::forward<Input>(input), &sax);
@@ -545,6 +545,21 @@ ImportReport Import(storage::Store& store, Input&& input, const Clock& clock,
     report.error = absl::InvalidArgumentError("import file is not valid JSON");
   }
   return std::move(report);
+}
+
+template <typename Input>
+ImportReport Import(storage::Store& store, Input&& input, const Clock& clock,
+                    const ImportOptions& options) {
+  if (absl::Status begun = store.BeginBulkLoad(); !begun.ok()) {
+    ImportReport report;
+    report.error = std::move(begun);
+    return report;
+  }
+  ImportReport report = ImportEntries(store, std::forward<Input>(input), clock, options);
+  if (absl::Status ended = store.EndBulkLoad(); !ended.ok() && report.error.ok()) {
+    report.error = std::move(ended);
+  }
+  return report;
 }
 
 // AppendEntry appends one user as an element of the pretty-printed array (json::dump(2) of

@@ -120,12 +120,18 @@ CREATE INDEX users_by_created ON users(created_at, id);
 )sql"},
 };
 
-// Settings of a connection that has run CreateUsers (bulk import; the CLI's one-shot store).
-// A batch touches pages all over the indexes (random UUIDs, addresses): a 64 MiB page cache
-// instead of SQLite's default 2 MiB keeps them instead of re-reading them through the kernel
-// (pages are allocated as used). Durability is unchanged: every commit is fsynced
-// (database.synchronous).
-constexpr const char* kBulkSettingsSql[] = {"PRAGMA cache_size = -65536"};
+// Bulk-load settings (Store::BeginBulkLoad): a batch of an import touches pages all over the
+// indexes keyed by random ids and addresses.
+// - A 64 MiB page cache instead of SQLite's default 2 MiB keeps more of them instead of
+//   re-reading them through the kernel (pages are allocated as used; the import's peak RSS
+//   stays under 128 MiB).
+// - A checkpoint every 50,000 WAL pages (200 MiB) instead of every 1,000: each checkpoint
+//   copies a page once however many commits rewrote it since the last one. A batch of 10,000
+//   users rewrites ~20,000 pages, most of them again a few batches later. 1M users: 12.6 ->
+//   9.2 GB written, 65 -> 49 s.
+// Durability is unchanged: every commit is fsynced (database.synchronous).
+constexpr int64_t kBulkCacheKib = 65536;
+constexpr int64_t kBulkWalAutocheckpointPages = 50000;
 
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion,
               "kSqliteSchemaVersion must equal the number of migrations");
@@ -364,12 +370,30 @@ class SqliteStore final : public Store {
     });
   }
 
+  absl::Status BeginBulkLoad() override {
+    return Guarded("BeginBulkLoad", [&]() -> absl::Status {
+      saved_cache_size_ = db_->execAndGet("PRAGMA cache_size").getInt64();
+      saved_wal_autocheckpoint_ = db_->execAndGet("PRAGMA wal_autocheckpoint").getInt64();
+      db_->exec(absl::StrCat("PRAGMA cache_size = ", -kBulkCacheKib));
+      db_->exec(absl::StrCat("PRAGMA wal_autocheckpoint = ", kBulkWalAutocheckpointPages));
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status EndBulkLoad() override {
+    return Guarded("EndBulkLoad", [&]() -> absl::Status {
+      db_->exec(absl::StrCat("PRAGMA cache_size = ", saved_cache_size_));
+      db_->exec(absl::StrCat("PRAGMA wal_autocheckpoint = ", saved_wal_autocheckpoint_));
+      // Copy the (up to 200 MiB) WAL into the database now rather than at the next write.
+      // PASSIVE never waits for other connections' readers; what they still need stays in
+      // the WAL for a later checkpoint.
+      db_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+      return absl::OkStatus();
+    });
+  }
+
   absl::StatusOr<std::vector<absl::Status>> CreateUsers(std::span<const NewUser> users) override {
     return Guarded("CreateUsers", [&]() -> absl::StatusOr<std::vector<absl::Status>> {
-      if (!bulk_settings_) {
-        for (const char* sql : kBulkSettingsSql) db_->exec(sql);
-        bulk_settings_ = true;
-      }
       std::vector<absl::Status> results;
       results.reserve(users.size());
       // One write transaction for the batch and no savepoint per entry: a savepoint copies
@@ -881,7 +905,9 @@ class SqliteStore final : public Store {
   SQLite::Statement delete_user_sessions_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement insert_key_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement count_keys_ ABSL_GUARDED_BY(mu_);
-  bool bulk_settings_ ABSL_GUARDED_BY(mu_) = false;  // kBulkSettingsSql applied
+  // The settings BeginBulkLoad replaced, for EndBulkLoad.
+  int64_t saved_cache_size_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t saved_wal_autocheckpoint_ ABSL_GUARDED_BY(mu_) = 0;
   SQLite::Statement select_keys_ ABSL_GUARDED_BY(mu_);
 };
 
