@@ -44,7 +44,7 @@ struct Config {
     std::uint32_t argon2_max_memory_kib = 262144;   // .argon2_max_memory_kib, 8..4194304
     std::uint32_t argon2_max_iterations = 10;       // .argon2_max_iterations, 1..1024
     std::uint32_t argon2_max_parallelism = 16;      // .argon2_max_parallelism, 1..255
-    int batch_size = 1000;                          // .batch_size, users per transaction, 1..100000
+    int batch_size = 10000;                         // .batch_size, users per transaction, 1..100000
   };
   struct Password {
     bool enabled = true;                        // password.enabled

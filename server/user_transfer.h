@@ -36,7 +36,7 @@ struct ImportOptions {
   // What an imported hash may cost (see CheckImportableHash).
   HashLimits hash_limits;
   // Entries per store transaction (Store::CreateUsers). REQUIRES: >= 1.
-  std::size_t batch_size = 1000;
+  std::size_t batch_size = 10000;
   // Receives every report line as it happens ("entry 3 (user_id …): <reason>"), so the
   // report of a million entries is never held in memory. Unset: the lines are collected in
   // ImportReport::skipped, ::already_present and ::ignored.

@@ -120,12 +120,18 @@ CREATE INDEX users_by_created ON users(created_at, id);
 )sql"},
 };
 
-// Settings of a connection that has run CreateUsers (bulk import; the CLI's one-shot store).
-// A batch touches pages all over the indexes (random UUIDs, addresses): a 64 MiB page cache
-// instead of SQLite's default 2 MiB keeps them instead of re-reading them through the kernel
-// (pages are allocated as used). Durability is unchanged: every commit is fsynced
-// (database.synchronous).
-constexpr const char* kBulkSettingsSql[] = {"PRAGMA cache_size = -65536"};
+// Bulk-load settings (Store::BeginBulkLoad): a batch of an import touches pages all over the
+// indexes keyed by random ids and addresses.
+// - A 64 MiB page cache instead of SQLite's default 2 MiB keeps more of them instead of
+//   re-reading them through the kernel (pages are allocated as used; the import's peak RSS
+//   stays under 128 MiB).
+// - A checkpoint every 50,000 WAL pages (200 MiB) instead of every 1,000: each checkpoint
+//   copies a page once however many commits rewrote it since the last one. A batch of 10,000
+//   users rewrites ~20,000 pages, most of them again a few batches later. 1M users: 12.6 ->
+//   9.2 GB written, 65 -> 49 s.
+// Durability is unchanged: every commit is fsynced (database.synchronous).
+constexpr int64_t kBulkCacheKib = 65536;
+constexpr int64_t kBulkWalAutocheckpointPages = 50000;
 
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion,
               "kSqliteSchemaVersion must equal the number of migrations");
@@ -364,16 +370,37 @@ class SqliteStore final : public Store {
     });
   }
 
+  absl::Status BeginBulkLoad() override {
+    return Guarded("BeginBulkLoad", [&]() -> absl::Status {
+      saved_cache_size_ = db_->execAndGet("PRAGMA cache_size").getInt64();
+      saved_wal_autocheckpoint_ = db_->execAndGet("PRAGMA wal_autocheckpoint").getInt64();
+      db_->exec(absl::StrCat("PRAGMA cache_size = ", -kBulkCacheKib));
+      db_->exec(absl::StrCat("PRAGMA wal_autocheckpoint = ", kBulkWalAutocheckpointPages));
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status EndBulkLoad() override {
+    return Guarded("EndBulkLoad", [&]() -> absl::Status {
+      db_->exec(absl::StrCat("PRAGMA cache_size = ", saved_cache_size_));
+      db_->exec(absl::StrCat("PRAGMA wal_autocheckpoint = ", saved_wal_autocheckpoint_));
+      // Copy the (up to 200 MiB) WAL into the database now rather than at the next write.
+      // PASSIVE never waits for other connections' readers; what they still need stays in
+      // the WAL for a later checkpoint.
+      db_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+      return absl::OkStatus();
+    });
+  }
+
   absl::StatusOr<std::vector<absl::Status>> CreateUsers(std::span<const NewUser> users) override {
     return Guarded("CreateUsers", [&]() -> absl::StatusOr<std::vector<absl::Status>> {
-      if (!bulk_settings_) {
-        for (const char* sql : kBulkSettingsSql) db_->exec(sql);
-        bulk_settings_ = true;
-      }
       std::vector<absl::Status> results;
       results.reserve(users.size());
-      // One write transaction for the batch; each entry inside a savepoint, so an entry that
-      // hits a unique constraint is undone alone and the others commit together.
+      // One write transaction for the batch and no savepoint per entry: a savepoint copies
+      // every page it first modifies to a sub-journal temp file (~40 KiB per user, 4.1 GB of
+      // writes for 100,000 users measured). An entry that hits a unique constraint is undone
+      // by hand instead: SQLite aborts the failing INSERT alone, and the entry's own user row,
+      // when already inserted, is deleted, which cascades to the emails inserted before it.
       SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
       for (const NewUser& entry : users) {
         if (entry.password.has_value() && !entry.password->user_id.empty() &&
@@ -383,15 +410,20 @@ class SqliteStore final : public Store {
           continue;
         }
         absl::Status result;
-        ScopedStatement(savepoint_)->exec();
+        bool user_row_inserted = false;
         try {
-          InsertUser(entry.user, entry.password);
+          InsertUserRow(entry.user);
+          user_row_inserted = true;
+          InsertUserDetails(entry.user, entry.password);
         } catch (const SQLite::Exception& e) {
           result = StatusFromSqlite("sqlite: CreateUsers", e);
           if (!absl::IsAlreadyExists(result)) throw;  // the whole batch rolls back
-          ScopedStatement(rollback_to_savepoint_)->exec();
+          if (user_row_inserted) {
+            ScopedStatement remove(delete_user_);
+            BindText(remove, 1, entry.user.id);
+            remove->exec();
+          }
         }
-        ScopedStatement(release_savepoint_)->exec();
         results.push_back(std::move(result));
       }
       transaction.commit();
@@ -730,9 +762,6 @@ class SqliteStore final : public Store {
                     "INSERT INTO jwks(id, algorithm, ciphertext, created_at, activates_at, seq) "
                     "SELECT ?, ?, ?, ?, ?, COALESCE(MAX(seq), 0) + 1 FROM jwks"),
         count_keys_(*db_, "SELECT COUNT(*) FROM jwks"),
-        savepoint_(*db_, "SAVEPOINT create_users_entry"),
-        release_savepoint_(*db_, "RELEASE create_users_entry"),
-        rollback_to_savepoint_(*db_, "ROLLBACK TO create_users_entry"),
         select_keys_(*db_,
                      "SELECT id, algorithm, ciphertext, created_at, activates_at FROM jwks "
                      "ORDER BY created_at, seq") {}
@@ -740,16 +769,25 @@ class SqliteStore final : public Store {
   // InsertUser runs the user's, its emails' and its password's INSERTs. REQUIRES: mu_ held
   // (inside Guarded), a write transaction open. Throws SQLite::Exception.
   void InsertUser(const User& user, const std::optional<PasswordCredential>& password) {
-    {
-      ScopedStatement insert(insert_user_);
-      BindText(insert, 1, user.id);
-      if (user.username.has_value()) {
-        BindText(insert, 2, *user.username);
-      }  // else left NULL by clearBindings
-      insert->bind(3, ToMicros(user.created_at));
-      insert->bind(4, ToMicros(user.updated_at));
-      insert->exec();
-    }
+    InsertUserRow(user);
+    InsertUserDetails(user, password);
+  }
+
+  // InsertUserRow runs the users INSERT alone. REQUIRES: as InsertUser.
+  void InsertUserRow(const User& user) {
+    ScopedStatement insert(insert_user_);
+    BindText(insert, 1, user.id);
+    if (user.username.has_value()) {
+      BindText(insert, 2, *user.username);
+    }  // else left NULL by clearBindings
+    insert->bind(3, ToMicros(user.created_at));
+    insert->bind(4, ToMicros(user.updated_at));
+    insert->exec();
+  }
+
+  // InsertUserDetails runs the emails' and the password's INSERTs of a user whose row is
+  // inserted. REQUIRES: as InsertUser.
+  void InsertUserDetails(const User& user, const std::optional<PasswordCredential>& password) {
     for (const Email& email : user.emails) {
       ScopedStatement insert(insert_email_);
       BindText(insert, 1, email.address);
@@ -867,10 +905,9 @@ class SqliteStore final : public Store {
   SQLite::Statement delete_user_sessions_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement insert_key_ ABSL_GUARDED_BY(mu_);
   SQLite::Statement count_keys_ ABSL_GUARDED_BY(mu_);
-  bool bulk_settings_ ABSL_GUARDED_BY(mu_) = false;  // kBulkSettingsSql applied
-  SQLite::Statement savepoint_ ABSL_GUARDED_BY(mu_);
-  SQLite::Statement release_savepoint_ ABSL_GUARDED_BY(mu_);
-  SQLite::Statement rollback_to_savepoint_ ABSL_GUARDED_BY(mu_);
+  // The settings BeginBulkLoad replaced, for EndBulkLoad.
+  int64_t saved_cache_size_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t saved_wal_autocheckpoint_ ABSL_GUARDED_BY(mu_) = 0;
   SQLite::Statement select_keys_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -44,6 +44,16 @@ class Store : public KeyStore {
   // other failure is the call's error and creates nothing.
   virtual absl::StatusOr<std::vector<absl::Status>> CreateUsers(std::span<const NewUser> users) = 0;
 
+  // BeginBulkLoad tunes the store for a run of CreateUsers calls (an import) until
+  // EndBulkLoad: more memory and fewer, larger writes, never weaker durability (each
+  // CreateUsers commit stays durable). Every other method keeps working meanwhile. Calls do
+  // not nest. The default does nothing, for stores with nothing to tune per connection (the
+  // memory store does no I/O; PostgreSQL's checkpoint and buffer settings are the server's).
+  virtual absl::Status BeginBulkLoad() { return absl::OkStatus(); }
+
+  // EndBulkLoad restores what BeginBulkLoad changed. Call it also after a failed import.
+  virtual absl::Status EndBulkLoad() { return absl::OkStatus(); }
+
   // FindUser returns the user with its emails (primary first), or nullopt.
   virtual absl::StatusOr<std::optional<User>> FindUser(std::string_view user_id) = 0;
 

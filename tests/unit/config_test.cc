@@ -80,7 +80,7 @@ TEST(ParseConfigTest, MinimalConfigHasEveryDocumentedDefault) {
   EXPECT_EQ(c.password.import.argon2_max_memory_kib, 262144u);
   EXPECT_EQ(c.password.import.argon2_max_iterations, 10u);
   EXPECT_EQ(c.password.import.argon2_max_parallelism, 16u);
-  EXPECT_EQ(c.password.import.batch_size, 1000);
+  EXPECT_EQ(c.password.import.batch_size, 10000);
 
   EXPECT_EQ(c.session.lifespan, seconds(12 * 3600));
   EXPECT_FALSE(c.session.enable_auth_token_header);

@@ -416,6 +416,23 @@ TEST_P(StoreContractTest, CreateUsersTwiceSkipsEveryEntryTheSecondTime) {
   EXPECT_EQ(Value(store_->ListUsers()).size(), 20u);
 }
 
+TEST_P(StoreContractTest, BulkLoadKeepsEveryMethodWorkingAndEndsCleanly) {
+  ASSERT_TRUE(store_->BeginBulkLoad().ok());
+  std::vector<Store::NewUser> batch;
+  for (int n = 1; n <= 20; ++n) batch.push_back(Entry(n, absl::StrCat("u", n, "@example.com")));
+  for (const absl::Status& status : Value(store_->CreateUsers(batch))) EXPECT_TRUE(status.ok());
+  EXPECT_EQ(Value(store_->FindPassword(Uuid(3)))->hash, "$argon2id$hash3");
+  EXPECT_TRUE(store_->CreateUser(MakeUser(Uuid(21), {{"x@example.com", true, false}}, 21),
+                                 std::nullopt)
+                  .ok());
+  ASSERT_TRUE(store_->EndBulkLoad().ok());
+  EXPECT_EQ(Value(store_->ListUsers()).size(), 21u);
+  // A second import after the first.
+  ASSERT_TRUE(store_->BeginBulkLoad().ok());
+  EXPECT_EQ(Value(store_->CreateUsers(batch))[0].code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(store_->EndBulkLoad().ok());
+}
+
 TEST_P(StoreContractTest, FindPasswordReturnsNulloptWithoutCredential) {
   AddUser(Uuid(1));
   EXPECT_EQ(Value(store_->FindPassword(Uuid(1))), std::nullopt);
