@@ -39,7 +39,6 @@ using passgate::v1::ListUsersResponse;
 using passgate::v1::User;
 using passgate::v1::UserAdmin;
 
-constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kUsersPath = "/users";
 constexpr std::string_view kBadUserId = "failed to parse userId as uuid";
 // Metadata the service believes only from the in-process transport (server/admin_auth.h).
@@ -476,19 +475,6 @@ std::string MetadataValue(std::string_view value) {
   return out;
 }
 
-bool PrintableToken(std::string_view value) {
-  if (value.empty() || value.size() > 128) return false;
-  return std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-}
-
-HttpResponse JsonResponse(int status, std::string body) {
-  HttpResponse response;
-  response.status = status;
-  response.AddHeader("Content-Type", std::string(kJson));
-  response.body = std::move(body);
-  return response;
-}
-
 // AdminError maps a failed call: the service's texts for 400, 404 and 409 (they name the
 // field, "user not found", "... already exists"), the status text otherwise.
 HttpResponse AdminError(const grpc::Status& status) {
@@ -562,9 +548,7 @@ struct AdminApi::Impl {
   void Handle(HttpRequest request, Responder respond) const {
     auto exchange = std::make_shared<Exchange>(this);
     exchange->respond = std::move(respond);
-    const std::optional<std::string_view> sent_id = request.Header("x-request-id");
-    exchange->request_id =
-        sent_id && PrintableToken(*sent_id) ? std::string(*sent_id) : NewRequestId();
+    exchange->request_id = RequestIdOf(request);
     Forwarded& forwarded = exchange->forwarded;
     forwarded.authorization = std::string(request.Header("authorization").value_or(""));
     forwarded.cert_common_name = request.client_cert_common_name;
@@ -622,7 +606,7 @@ struct AdminApi::Impl {
     if (!request.body.empty()) {
       std::string_view media_type = request.Header("content-type").value_or("");
       media_type = TrimAsciiSpace(media_type.substr(0, media_type.find(';')));
-      if (!EqualsIgnoreCase(media_type, kJson)) return Send(*ex, ErrorResponse(415));
+      if (!EqualsIgnoreCase(media_type, kJsonMediaType)) return Send(*ex, ErrorResponse(415));
     }
     absl::StatusOr<CreateUserRequest> call = ParseCreateUserBody(request.body);
     if (!call.ok()) return Send(*ex, ErrorResponse(400, std::string(call.status().message())));

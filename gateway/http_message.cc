@@ -1,5 +1,7 @@
 #include "gateway/http_message.h"
 
+#include <algorithm>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -16,6 +18,22 @@ std::string NewRequestId() {
   std::string id(32, '\0');
   for (char& c : id) c = kAlphabet[pick(random)];
   return id;
+}
+
+std::string RequestIdOf(const HttpRequest& request) {
+  const std::optional<std::string_view> sent = request.Header("x-request-id");
+  const bool usable = sent.has_value() && !sent->empty() && sent->size() <= 128 &&
+                      std::all_of(sent->begin(), sent->end(),
+                                  [](char c) { return c > 0x20 && c < 0x7f; });
+  return usable ? std::string(*sent) : NewRequestId();
+}
+
+HttpResponse JsonResponse(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.AddHeader("Content-Type", std::string(kJsonMediaType));
+  response.body = std::move(body);
+  return response;
 }
 
 namespace {

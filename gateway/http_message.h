@@ -61,6 +61,15 @@ class HttpHandler {
 // NewRequestId returns a fresh X-Request-Id as Echo generates it: 32 random alphanumerics.
 std::string NewRequestId();
 
+// RequestIdOf returns the request's X-Request-Id when it is a short printable token (1 to 128
+// visible ASCII characters; it only correlates logs), else a fresh one (NewRequestId).
+std::string RequestIdOf(const HttpRequest& request);
+
+inline constexpr std::string_view kJsonMediaType = "application/json";
+
+// JsonResponse: `status` with `body` as application/json.
+HttpResponse JsonResponse(int status, std::string body);
+
 // StatusText returns Go's http.StatusText for `status` ("Unauthorized", "Not Found",
 // "Request Entity Too Large", "Request Header Fields Too Large", ...), which Hanko uses as
 // the message of its error bodies.

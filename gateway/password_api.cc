@@ -31,7 +31,6 @@ using passgate::v1::SetPasswordResponse;
 using passgate::v1::ValidateSessionRequest;
 using passgate::v1::ValidateSessionResponse;
 
-constexpr std::string_view kJson = "application/json";
 // Echo's c.JSON(status, nil): the JSON literal null plus the encoder's newline.
 constexpr std::string_view kNullBody = "null\n";
 
@@ -68,19 +67,6 @@ constexpr std::pair<std::string_view, std::string_view> kRateLimitHeaders[] = {
     {"x-ratelimit-reset", "X-RateLimit-Reset"},
     {"retry-after", "Retry-After"},
 };
-
-bool PrintableToken(std::string_view value) {
-  if (value.empty() || value.size() > 128) return false;
-  return std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-}
-
-HttpResponse JsonResponse(int status, std::string body) {
-  HttpResponse response;
-  response.status = status;
-  response.AddHeader("Content-Type", std::string(kJson));
-  response.body = std::move(body);
-  return response;
-}
 
 // GrpcError maps a failed call: INVALID_ARGUMENT carries Hanko's 400 text; every other
 // status shows only the HTTP status text.
@@ -214,9 +200,7 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
     auto exchange = std::make_shared<Exchange>();
     exchange->impl = shared_from_this();
     exchange->respond = std::move(respond);
-    const std::optional<std::string_view> sent_id = request.Header("x-request-id");
-    exchange->request_id =
-        sent_id && PrintableToken(*sent_id) ? std::string(*sent_id) : NewRequestId();
+    exchange->request_id = RequestIdOf(request);
     exchange->head = request.method == "HEAD";
     exchange->allowed_origin = cors.AllowedOrigin(request);
     exchange->call.client_ip = client_ip_resolver.Resolve(request);
@@ -384,7 +368,7 @@ struct PasswordApi::Impl : std::enable_shared_from_this<PasswordApi::Impl> {
     if (request.body.empty()) return std::nullopt;
     std::string_view media_type = request.Header("content-type").value_or("");
     media_type = TrimAsciiSpace(media_type.substr(0, media_type.find(';')));
-    if (!EqualsIgnoreCase(media_type, kJson)) return ErrorResponse(415);
+    if (!EqualsIgnoreCase(media_type, kJsonMediaType)) return ErrorResponse(415);
     if (std::optional<std::string> error = DecodeGoJson(request.body, go_type, fields)) {
       return ErrorResponse(400, *error);
     }

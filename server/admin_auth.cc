@@ -7,27 +7,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "server/client_identity.h"
 #include "server/sodium_init.h"
 
 namespace passgate::server {
 namespace {
 
 absl::Status Unauthorized() { return absl::UnauthenticatedError("Unauthorized"); }
-
-std::string_view FirstValue(const grpc::ServerContextBase& context, std::string_view key) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
-  if (it == metadata.end()) return {};
-  return std::string_view(it->second.data(), it->second.size());
-}
-
-// InProcess: gRPC's in-process transport names no network scheme (see ClientIdentity).
-bool InProcess(std::string_view peer) {
-  for (const char* network : {"ipv4:", "ipv6:", "unix:", "unix-abstract:", "vsock:"}) {
-    if (peer.starts_with(network)) return false;
-  }
-  return true;
-}
 
 // Printable keeps a certificate name safe for logs: printable ASCII, at most 128 bytes.
 bool Printable(std::string_view value) {
@@ -39,22 +25,6 @@ bool Printable(std::string_view value) {
 }
 
 }  // namespace
-
-std::string_view BearerToken(std::string_view authorization) {
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size()) return {};
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    if (absl::ascii_tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return {};
-  }
-  std::string_view token = authorization.substr(kScheme.size());
-  while (!token.empty() && absl::ascii_isspace(static_cast<unsigned char>(token.front()))) {
-    token.remove_prefix(1);
-  }
-  while (!token.empty() && absl::ascii_isspace(static_cast<unsigned char>(token.back()))) {
-    token.remove_suffix(1);
-  }
-  return token;
-}
 
 AdminAuthenticator::AdminAuthenticator(
     const std::vector<std::pair<std::string, std::string>>& tokens) {
@@ -94,11 +64,11 @@ absl::StatusOr<std::string> AdminAuthenticator::Authenticate(
     }
   }
   // A certificate the HTTP admin listener verified, relayed in-process only.
-  if (std::string_view cn = FirstValue(context, kAdminClientCertMetadata);
-      !cn.empty() && InProcess(context.peer())) {
+  if (std::string_view cn = MetadataValue(context, kAdminClientCertMetadata);
+      !cn.empty() && IsInProcessPeer(context.peer())) {
     if (Printable(cn)) return "cert:" + std::string(cn);
   }
-  return CallerForToken(BearerToken(FirstValue(context, "authorization")));
+  return CallerForToken(BearerToken(MetadataValue(context, "authorization")));
 }
 
 }  // namespace passgate::server

@@ -44,10 +44,6 @@ class AdminAuthenticator {
   std::vector<std::pair<std::string, Digest>> tokens_;
 };
 
-// BearerToken extracts the token of an `authorization` value "Bearer <token>" (scheme
-// case-insensitive), or returns an empty view.
-std::string_view BearerToken(std::string_view authorization);
-
 }  // namespace passgate::server
 
 #endif  // PASSGATE_SERVER_ADMIN_AUTH_H_

@@ -19,6 +19,17 @@ inline constexpr std::string_view kRequestIdMetadata = "x-request-id";
 // other transports (in-process, unix sockets).
 std::string PeerIp(std::string_view peer);
 
+// MetadataValue returns the first value of client metadata `key` (lowercase), or empty.
+std::string_view MetadataValue(const grpc::ServerContextBase& context, std::string_view key);
+
+// BearerToken extracts the token of an `authorization` value "Bearer <token>" (scheme
+// case-insensitive), or returns an empty view.
+std::string_view BearerToken(std::string_view authorization);
+
+// IsInProcessPeer: the call came over gRPC's in-process transport, which has no network peer
+// and only this process can open. Every network transport gRPC 1.51 knows names its scheme.
+bool IsInProcessPeer(std::string_view peer);
+
 // ClientIdentity decides whose word to take for the client's IP, user agent and request id.
 // The x-passgate-* metadata is believed only from an in-process caller or a peer whose IP is
 // in `trusted_peers`; anyone else could otherwise pick an IP and dodge per-IP limits.

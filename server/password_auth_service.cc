@@ -5,9 +5,8 @@
 #include <string>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/client_identity.h"
 #include "server/log.h"
 
 namespace passgate::server {
@@ -103,17 +102,9 @@ PasswordAuthService::PasswordAuthService(Dependencies deps) : deps_(deps) {}
 
 absl::StatusOr<SessionClaims> PasswordAuthService::Authorize(
     const grpc::ServerContextBase& context) const {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return absl::UnauthenticatedError("Unauthorized");
-  // RFC 6750: the scheme is case-insensitive; absl's string helpers take absl::string_view,
-  // which Debian's Abseil keeps distinct from std::string_view.
-  const absl::string_view value(it->second.data(), it->second.size());
-  if (value.size() < 7 || !absl::EqualsIgnoreCase(value.substr(0, 7), "bearer ")) {
-    return absl::UnauthenticatedError("Unauthorized");
-  }
-  const absl::string_view token = absl::StripAsciiWhitespace(value.substr(7));
-  return deps_.tokens.Validate(std::string_view(token.data(), token.size()));
+  const std::string_view token = BearerToken(MetadataValue(context, "authorization"));
+  if (token.empty()) return absl::UnauthenticatedError("Unauthorized");
+  return deps_.tokens.Validate(token);
 }
 
 grpc::ServerUnaryReactor* PasswordAuthService::Login(grpc::CallbackServerContext* context,

@@ -57,8 +57,8 @@ class MemoryStore final : public Store {
 
   absl::Status CreateUser(const User& user,
                           const std::optional<PasswordCredential>& password) override {
-    if (password.has_value() && !password->user_id.empty() && password->user_id != user.id) {
-      return absl::InvalidArgumentError("CreateUser: password.user_id differs from user.id");
+    if (absl::Status owner = CheckPasswordOwner("CreateUser", user, password); !owner.ok()) {
+      return owner;
     }
     std::lock_guard<std::mutex> lock(mu_);
     return CreateUserLocked(user, password);
@@ -69,10 +69,9 @@ class MemoryStore final : public Store {
     results.reserve(users.size());
     std::lock_guard<std::mutex> lock(mu_);
     for (const NewUser& entry : users) {
-      if (entry.password.has_value() && !entry.password->user_id.empty() &&
-          entry.password->user_id != entry.user.id) {
-        results.push_back(
-            absl::InvalidArgumentError("CreateUsers: password.user_id differs from user.id"));
+      if (absl::Status owner = CheckPasswordOwner("CreateUsers", entry.user, entry.password);
+          !owner.ok()) {
+        results.push_back(std::move(owner));
         continue;
       }
       results.push_back(CreateUserLocked(entry.user, entry.password));

@@ -242,8 +242,8 @@ class PostgresStore final : public Store {
 
   absl::Status CreateUser(const User& user,
                           const std::optional<PasswordCredential>& password) override {
-    if (password.has_value() && !password->user_id.empty() && password->user_id != user.id) {
-      return absl::InvalidArgumentError("CreateUser: password.user_id differs from user.id");
+    if (absl::Status owner = CheckPasswordOwner("CreateUser", user, password); !owner.ok()) {
+      return owner;
     }
     return Run("CreateUser", [&](Transaction& tx) -> absl::Status {
       if (absl::Status s = tx.Sql("BEGIN"); !s.ok()) return s;
@@ -260,10 +260,9 @@ class PostgresStore final : public Store {
       // One transaction for the batch; each entry inside a savepoint, so a unique violation
       // undoes that entry alone instead of aborting the transaction.
       for (const NewUser& entry : users) {
-        if (entry.password.has_value() && !entry.password->user_id.empty() &&
-            entry.password->user_id != entry.user.id) {
-          results.push_back(
-              absl::InvalidArgumentError("CreateUsers: password.user_id differs from user.id"));
+        if (absl::Status owner = CheckPasswordOwner("CreateUsers", entry.user, entry.password);
+            !owner.ok()) {
+          results.push_back(std::move(owner));
           continue;
         }
         if (absl::Status s = tx.Sql("SAVEPOINT create_users_entry"); !s.ok()) return s;

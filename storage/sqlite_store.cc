@@ -359,8 +359,8 @@ class SqliteStore final : public Store {
 
   absl::Status CreateUser(const User& user,
                           const std::optional<PasswordCredential>& password) override {
-    if (password.has_value() && !password->user_id.empty() && password->user_id != user.id) {
-      return absl::InvalidArgumentError("CreateUser: password.user_id differs from user.id");
+    if (absl::Status owner = CheckPasswordOwner("CreateUser", user, password); !owner.ok()) {
+      return owner;
     }
     return Guarded("CreateUser", [&]() -> absl::Status {
       SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
@@ -403,10 +403,9 @@ class SqliteStore final : public Store {
       // when already inserted, is deleted, which cascades to the emails inserted before it.
       SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
       for (const NewUser& entry : users) {
-        if (entry.password.has_value() && !entry.password->user_id.empty() &&
-            entry.password->user_id != entry.user.id) {
-          results.push_back(
-              absl::InvalidArgumentError("CreateUsers: password.user_id differs from user.id"));
+        if (absl::Status owner = CheckPasswordOwner("CreateUsers", entry.user, entry.password);
+            !owner.ok()) {
+          results.push_back(std::move(owner));
           continue;
         }
         absl::Status result;

@@ -22,6 +22,18 @@ namespace passgate::storage {
 // (see SqliteStore for the exact guarantee). Errors: kAlreadyExists for a duplicate user id
 // or email address, kNotFound where a method says so, kInternal/kUnavailable for database
 // failures (the message is for logs, never for clients).
+// CheckPasswordOwner: a credential given with a new user belongs to it (an empty user_id
+// means "this user"). kInvalidArgument naming `operation` otherwise. Every store checks it
+// before writing.
+inline absl::Status CheckPasswordOwner(std::string_view operation, const User& user,
+                                       const std::optional<PasswordCredential>& password) {
+  if (password.has_value() && !password->user_id.empty() && password->user_id != user.id) {
+    return absl::InvalidArgumentError(
+        std::string(operation) + ": password.user_id differs from user.id");
+  }
+  return absl::OkStatus();
+}
+
 class Store : public KeyStore {
  public:
 

@@ -29,15 +29,6 @@ std::string ErrorBody(int status, const std::string& message) {
   return "{\"code\":" + std::to_string(status) + ",\"message\":\"" + message + "\"}\n";
 }
 
-std::string Describe(const HttpReply& reply) {
-  std::ostringstream out;
-  if (!reply.error.empty()) out << "[client error: " << reply.error << "] ";
-  out << reply.status_line << "\n";
-  for (const auto& [name, value] : reply.headers) out << name << ": " << value << "\n";
-  out << "\n" << reply.body;
-  return out.str();
-}
-
 std::vector<std::string> Ids(const json& users) {
   std::vector<std::string> ids;
   for (const json& user : users) ids.push_back(user["id"].get<std::string>());

@@ -484,4 +484,13 @@ HttpReply PostLogin(int port, const std::string& user_id, const std::string& pas
                   nlohmann::json({{"user_id", user_id}, {"password", password}}).dump());
 }
 
+std::string Describe(const HttpReply& reply) {
+  std::ostringstream out;
+  if (!reply.error.empty()) out << "[client error: " << reply.error << "] ";
+  out << reply.status_line << "\n";
+  for (const auto& [name, value] : reply.headers) out << name << ": " << value << "\n";
+  out << "\n" << reply.body;
+  return out.str();
+}
+
 }  // namespace passgate::testing

@@ -35,6 +35,9 @@ struct HttpReply {
   std::vector<std::string> HeaderNamesWithPrefix(std::string_view prefix) const;
 };
 
+// Describe renders a reply (status line, headers, body, client error) for failure messages.
+std::string Describe(const HttpReply& reply);
+
 // TlsClientOptions: verify the server against `ca_file` (PEM) and check its certificate for
 // `host` (an IP literal is checked against IP SANs, anything else against DNS names and sent
 // as SNI). An optional client certificate.

@@ -43,16 +43,6 @@ HeaderList JsonHeaders(HeaderList more = {}) {
   return headers;
 }
 
-// Describe renders a reply for failure messages.
-std::string Describe(const HttpReply& reply) {
-  std::ostringstream out;
-  if (!reply.error.empty()) out << "[client error: " << reply.error << "] ";
-  out << reply.status_line << "\n";
-  for (const auto& [name, value] : reply.headers) out << name << ": " << value << "\n";
-  out << "\n" << reply.body;
-  return out.str();
-}
-
 bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }

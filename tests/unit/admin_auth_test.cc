@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "server/client_identity.h"
 
 namespace passgate::server {
 namespace {
