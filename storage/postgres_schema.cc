@@ -72,6 +72,39 @@ CREATE TABLE jwks (
     {2, R"sql(
 CREATE INDEX users_by_created ON users (created_at, id);
 )sql"},
+    // Bulk import in one round trip per batch: each entry inside its own exception block (a
+    // subtransaction), so a taken id, address or username skips that entry alone. Answers
+    // one row per entry, in order: 'ok' or 'exists'. Any other error aborts the call.
+    {3, R"sql(
+CREATE FUNCTION passgate_create_users(batch jsonb) RETURNS SETOF text
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  entry jsonb;
+  email jsonb;
+BEGIN
+  FOR entry IN SELECT value FROM jsonb_array_elements(batch) LOOP
+    BEGIN
+      INSERT INTO users(id, username, created_at, updated_at)
+        VALUES (entry->>'id', entry->>'username', (entry->>'created_at')::bigint,
+                (entry->>'updated_at')::bigint);
+      FOR email IN SELECT value FROM jsonb_array_elements(entry->'emails') LOOP
+        INSERT INTO emails(address, user_id, is_primary, is_verified, created_at)
+          VALUES (email->>'address', entry->>'id', (email->>'is_primary')::boolean,
+                  (email->>'is_verified')::boolean, (entry->>'created_at')::bigint);
+      END LOOP;
+      IF entry ? 'hash' THEN
+        INSERT INTO password_credentials(user_id, hash, created_at, updated_at)
+          VALUES (entry->>'id', entry->>'hash', (entry->>'password_created_at')::bigint,
+                  (entry->>'password_updated_at')::bigint);
+      END IF;
+      RETURN NEXT 'ok';
+    EXCEPTION WHEN unique_violation THEN
+      RETURN NEXT 'exists';
+    END;
+  END LOOP;
+END
+$fn$;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == kPostgresSchemaVersion,

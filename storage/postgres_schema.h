@@ -8,7 +8,7 @@
 namespace passgate::storage {
 
 // kPostgresSchemaVersion is the schema version this binary writes.
-inline constexpr int kPostgresSchemaVersion = 2;
+inline constexpr int kPostgresSchemaVersion = 3;
 
 // ApplyPostgresMigrations brings the schema up to kPostgresSchemaVersion in one transaction
 // holding a transaction-scoped advisory lock, so replicas starting at once on an empty

@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include "storage/postgres_connection_pool.h"
 #include "storage/postgres_schema.h"
 #include "storage/records.h"
@@ -72,6 +73,10 @@ const std::vector<PreparedStatement>& Statements() {
        "ORDER BY u.created_at, u.id, e.is_primary DESC, lower(e.address COLLATE \"C\")",
        {}},
       {"delete_user", "DELETE FROM users WHERE id = $1", {kTextOid}},
+      // One statement, so one implicit transaction (one commit) for the whole batch.
+      {"create_users",
+       "SELECT r FROM passgate_create_users($1::jsonb) WITH ORDINALITY AS t(r, n) ORDER BY n",
+       {kTextOid}},
       {"select_password",
        "SELECT user_id, hash, created_at, updated_at FROM password_credentials "
        "WHERE user_id = $1",
@@ -253,32 +258,57 @@ class PostgresStore final : public Store {
   }
 
   absl::StatusOr<std::vector<absl::Status>> CreateUsers(std::span<const NewUser> users) override {
-    return Run("CreateUsers", [&](Transaction& tx) -> absl::StatusOr<std::vector<absl::Status>> {
-      std::vector<absl::Status> results;
-      results.reserve(users.size());
-      if (absl::Status s = tx.Sql("BEGIN"); !s.ok()) return s;
-      // One transaction for the batch; each entry inside a savepoint, so a unique violation
-      // undoes that entry alone instead of aborting the transaction.
-      for (const NewUser& entry : users) {
-        if (absl::Status owner = CheckPasswordOwner("CreateUsers", entry.user, entry.password);
-            !owner.ok()) {
-          results.push_back(std::move(owner));
-          continue;
-        }
-        if (absl::Status s = tx.Sql("SAVEPOINT create_users_entry"); !s.ok()) return s;
-        absl::Status result = InsertUser(tx, entry.user, entry.password);
-        if (absl::IsAlreadyExists(result)) {
-          if (absl::Status s = tx.Sql("ROLLBACK TO SAVEPOINT create_users_entry"); !s.ok()) {
-            return s;
-          }
-        } else if (!result.ok()) {
-          return result;  // the lease rolls the whole batch back
-        }
-        if (absl::Status s = tx.Sql("RELEASE SAVEPOINT create_users_entry"); !s.ok()) return s;
-        results.push_back(std::move(result));
+    std::vector<absl::Status> results(users.size());
+    // The batch goes to passgate_create_users (schema v3) as one jsonb parameter: one round
+    // trip instead of ~6 per entry (savepoint, inserts, release), 0.2 ms each on loopback.
+    nlohmann::json batch = nlohmann::json::array();
+    std::vector<std::size_t> sent;  // positions in `users` of the entries in `batch`
+    for (std::size_t i = 0; i < users.size(); ++i) {
+      const NewUser& entry = users[i];
+      if (absl::Status owner = CheckPasswordOwner("CreateUsers", entry.user, entry.password);
+          !owner.ok()) {
+        results[i] = std::move(owner);
+        continue;
       }
-      if (absl::Status s = tx.Sql("COMMIT"); !s.ok()) return s;
-      return results;
+      nlohmann::json item = {{"id", entry.user.id},
+                             {"created_at", ToMicros(entry.user.created_at)},
+                             {"updated_at", ToMicros(entry.user.updated_at)},
+                             {"emails", nlohmann::json::array()}};
+      if (entry.user.username) item["username"] = *entry.user.username;
+      for (const Email& email : entry.user.emails) {
+        item["emails"].push_back({{"address", email.address},
+                                  {"is_primary", email.is_primary},
+                                  {"is_verified", email.is_verified}});
+      }
+      if (entry.password) {
+        item["hash"] = entry.password->hash;
+        item["password_created_at"] = ToMicros(entry.password->created_at);
+        item["password_updated_at"] = ToMicros(entry.password->updated_at);
+      }
+      batch.push_back(std::move(item));
+      sent.push_back(i);
+    }
+    std::string document;
+    try {
+      document = batch.dump();
+    } catch (const nlohmann::json::exception&) {
+      // Text that is not UTF-8 has no JSON form; PostgreSQL refuses it in any statement.
+      return absl::InvalidArgumentError("CreateUsers: a value is not valid UTF-8");
+    }
+    return Run("CreateUsers", [&](Transaction& tx) -> absl::StatusOr<std::vector<absl::Status>> {
+      std::vector<absl::Status> out = results;
+      absl::StatusOr<PgResult> answer = tx.Run("create_users", {Text(document)});
+      if (!answer.ok()) return answer.status();
+      if (PQntuples(answer->get()) != static_cast<int>(sent.size())) {
+        return absl::InternalError("CreateUsers: passgate_create_users answered the wrong count");
+      }
+      for (std::size_t k = 0; k < sent.size(); ++k) {
+        if (Row(answer->get(), static_cast<int>(k)).Text(0) == "exists") {
+          out[sent[k]] = absl::AlreadyExistsError(
+              "CreateUsers: user id, email address or username already exists");
+        }
+      }
+      return out;
     });
   }
 
