@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "gateway/client_ip.h"
 #include "gateway/go_json_encode.h"
+#include "gateway/grpc_metadata.h"
 #include "gateway/password_api.h"
 #include "gateway/text.h"
 #include "google/protobuf/util/time_util.h"
@@ -465,16 +466,6 @@ std::string PaginationLinkHeader(std::string_view base, std::string_view raw_que
 
 namespace {
 
-// Header values come from HTTP clients; gRPC core refuses (and the callback API asserts on) a
-// metadata value with bytes outside 0x20..0x7e, as in password_auth_client.cc.
-std::string MetadataValue(std::string_view value) {
-  std::string out(value.substr(0, 1024));
-  for (char& c : out) {
-    if (c < 0x20 || c > 0x7e) c = '?';
-  }
-  return out;
-}
-
 // AdminError maps a failed call: the service's texts for 400, 404 and 409 (they name the
 // field, "user not found", "... already exists"), the status text otherwise.
 HttpResponse AdminError(const grpc::Status& status) {
@@ -730,19 +721,11 @@ struct AdminApi::Impl {
     auto call = std::make_unique<Call<Request, Response>>();
     call->context.set_deadline(std::chrono::system_clock::now() + options.deadline);
     const Forwarded& f = ex->forwarded;
-    if (!f.authorization.empty()) {
-      call->context.AddMetadata("authorization", MetadataValue(f.authorization));
-    }
-    if (!f.cert_common_name.empty()) {
-      call->context.AddMetadata(kClientCertMetadata, MetadataValue(f.cert_common_name));
-    }
-    if (!f.client_ip.empty())
-      call->context.AddMetadata("x-passgate-client-ip", MetadataValue(f.client_ip));
-    if (!f.user_agent.empty()) {
-      call->context.AddMetadata("x-passgate-user-agent", MetadataValue(f.user_agent));
-    }
-    if (!f.request_id.empty())
-      call->context.AddMetadata("x-request-id", MetadataValue(f.request_id));
+    AddMetadataIfPresent(call->context, "authorization", f.authorization);
+    AddMetadataIfPresent(call->context, kClientCertMetadata, f.cert_common_name);
+    AddMetadataIfPresent(call->context, "x-passgate-client-ip", f.client_ip);
+    AddMetadataIfPresent(call->context, "x-passgate-user-agent", f.user_agent);
+    AddMetadataIfPresent(call->context, "x-request-id", f.request_id);
     call->request = std::move(request);
     call->done = std::move(done);
     auto* raw = call.release();

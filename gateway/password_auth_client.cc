@@ -8,6 +8,8 @@
 #include <string_view>
 #include <utility>
 
+#include "gateway/grpc_metadata.h"
+
 namespace passgate::gateway {
 namespace {
 
@@ -20,23 +22,6 @@ using passgate::v1::SetPasswordRequest;
 using passgate::v1::SetPasswordResponse;
 using passgate::v1::ValidateSessionRequest;
 using passgate::v1::ValidateSessionResponse;
-
-// Header values come straight from HTTP clients. gRPC core rejects a non-binary metadata
-// value with a byte outside 0x20..0x7e, and the C++ callback API turns that rejection into an
-// assertion failure, so one odd User-Agent could abort the process: replace such bytes.
-constexpr std::size_t kMaxMetadataValue = 1024;
-
-std::string MetadataValue(std::string_view value) {
-  std::string out(value.substr(0, kMaxMetadataValue));
-  for (char& c : out) {
-    if (c < 0x20 || c > 0x7e) c = '?';
-  }
-  return out;
-}
-
-void AddIfPresent(grpc::ClientContext& context, const char* key, std::string_view value) {
-  if (!value.empty()) context.AddMetadata(key, MetadataValue(value));
-}
 
 void CopyMetadata(const std::multimap<grpc::string_ref, grpc::string_ref>& from,
                   std::multimap<std::string, std::string>& to) {
@@ -97,9 +82,9 @@ class GrpcPasswordAuthClient final : public PasswordAuthClient {
                                  Done<Response> done) const {
     auto call = std::make_unique<Call<Request, Response>>();
     call->context.set_deadline(std::chrono::system_clock::now() + deadline_);
-    AddIfPresent(call->context, "x-passgate-client-ip", context.client_ip);
-    AddIfPresent(call->context, "x-passgate-user-agent", context.user_agent);
-    AddIfPresent(call->context, "x-request-id", context.request_id);
+    AddMetadataIfPresent(call->context, "x-passgate-client-ip", context.client_ip);
+    AddMetadataIfPresent(call->context, "x-passgate-user-agent", context.user_agent);
+    AddMetadataIfPresent(call->context, "x-request-id", context.request_id);
     if (!context.bearer_token.empty()) {
       call->context.AddMetadata("authorization", MetadataValue("Bearer " + context.bearer_token));
     }

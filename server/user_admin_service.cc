@@ -19,6 +19,7 @@
 #include "server/password_auth_service.h"
 #include "server/request_checks.h"
 #include "server/uuid.h"
+#include "storage/user_page_sql.h"
 
 namespace passgate::server {
 namespace {
@@ -27,7 +28,6 @@ using google::protobuf::util::TimeUtil;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
-constexpr int kMaxUserIds = 1000;
 constexpr int64_t kMaxOffset = 1'000'000'000'000;
 constexpr absl::string_view kPageTokenVersion = "u1";
 
@@ -164,13 +164,15 @@ absl::StatusOr<std::string> UserAdminService::HashCredential(const std::string& 
 
 absl::Status UserAdminService::FillUser(const std::string& user_id,
                                         passgate::v1::User& out) const {
-  absl::StatusOr<std::optional<storage::User>> user = deps_.store.FindUser(user_id);
-  if (!user.ok()) return ServerError("user lookup failed", user.status());
-  if (!user->has_value()) return UserNotFound();
-  absl::StatusOr<std::optional<storage::PasswordCredential>> password =
-      deps_.store.FindPassword(user_id);
-  if (!password.ok()) return ServerError("password lookup failed", password.status());
-  FillUserFields(**user, *password, out);
+  // One statement, so the user and its password come from the same snapshot.
+  storage::UserQuery query;
+  query.ids = {user_id};
+  query.limit = 1;
+  query.with_passwords = true;
+  absl::StatusOr<std::vector<storage::UserListEntry>> found = deps_.store.ListUsersPage(query);
+  if (!found.ok()) return ServerError("user lookup failed", found.status());
+  if (found->empty()) return UserNotFound();
+  FillUserFields(found->front().user, found->front().password, out);
   return absl::OkStatus();
 }
 
@@ -280,9 +282,9 @@ grpc::Status UserAdminService::ListUsers(grpc::ServerContext* context,
     return ToGrpcStatus(
         absl::InvalidArgumentError(absl::StrCat("offset must be between 0 and ", kMaxOffset)));
   }
-  if (request->user_ids_size() > kMaxUserIds) {
+  if (static_cast<std::size_t>(request->user_ids_size()) > storage::kMaxUserQueryIds) {
     return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("user_ids must not name more than ", kMaxUserIds, " users")));
+        absl::StrCat("user_ids must not name more than ", storage::kMaxUserQueryIds, " users")));
   }
   storage::UserQuery query;
   query.limit = request->page_size() == 0 ? kDefaultPageSize : request->page_size();

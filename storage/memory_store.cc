@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -127,11 +128,7 @@ class MemoryStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<User> users;
     users.reserve(users_.size());
-    for (const auto& [id, user] : users_) users.push_back(user);
-    std::sort(users.begin(), users.end(), [](const User& a, const User& b) {
-      if (a.created_at != b.created_at) return a.created_at < b.created_at;
-      return a.id < b.id;
-    });
+    for (const User* user : Matching(UserQuery{})) users.push_back(*user);
     return users;
   }
 
@@ -329,12 +326,9 @@ class MemoryStore final : public Store {
       }
       users.push_back(&user);
     }
+    const auto key = [](const User* user) { return std::tie(user->created_at, user->id); };
     std::sort(users.begin(), users.end(), [&](const User* a, const User* b) {
-      const bool before = a->created_at != b->created_at ? a->created_at < b->created_at
-                                                         : a->id < b->id;
-      const bool after = a->created_at != b->created_at ? a->created_at > b->created_at
-                                                        : a->id > b->id;
-      return query.descending ? after : before;
+      return query.descending ? key(b) < key(a) : key(a) < key(b);
     });
     return users;
   }
